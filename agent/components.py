@@ -1,0 +1,93 @@
+"""The parts the graph runs on, created lazily: a question that only needs the reasoner never
+loads the index, and a process builds each part once."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.config import Settings, get_settings
+from reasoner import ChatBackend, load_backend
+
+
+class Lazy:
+    """A value made on first use by ``factory`` (thread-safe), or given ready-made."""
+
+    def __init__(self, factory: Any, value: Any = None) -> None:
+        self._factory, self._value, self._lock = factory, value, threading.Lock()
+
+    def get(self) -> Any:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._factory()
+        return self._value
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
+
+
+@dataclass
+class Components:
+    """Reasoner, optional larger knowledge model, retriever, router and embedder."""
+
+    settings: Settings
+    reasoner: Lazy
+    knowledge: ChatBackend | None
+    retriever: Lazy
+    router: Lazy
+    embedder: Lazy
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings | None = None, *, reasoner: ChatBackend | str | None = None,
+               knowledge: ChatBackend | str | None = None, retriever: Any = None, router: Any = None,
+               embedder: Any = None) -> Components:
+        settings = settings or get_settings()
+        embed = Lazy(lambda: _embedder(settings), embedder or getattr(retriever, "embedder", None))
+        return cls(
+            settings=settings,
+            reasoner=Lazy(lambda: load_backend(reasoner or settings.reasoner),
+                          reasoner if reasoner is not None and not isinstance(reasoner, str) else None),
+            knowledge=_knowledge_backend(settings, knowledge),
+            retriever=Lazy(lambda: _index(settings, embed.get()), retriever),
+            router=Lazy(lambda: _router(settings, embed.get()), router),
+            embedder=embed,
+        )
+
+
+def _embedder(settings: Settings) -> Any:
+    from retriever import Embedder
+
+    return Embedder(settings.embedding_model)
+
+
+def _index(settings: Settings, embedder: Any) -> Any:
+    from retriever import Index, load_default_index
+
+    if settings.index_dir is not None:
+        return Index.load(settings.index_dir, embedder=embedder)
+    index = load_default_index(build_if_missing=True, progress=True)
+    index.embedder = embedder
+    return index
+
+
+def _router(settings: Settings, embedder: Any) -> Any:
+    from agent.router import Router
+
+    router = Router.load(settings.router_path)
+    router.embedder = embedder
+    return router
+
+
+def _knowledge_backend(settings: Settings, knowledge: ChatBackend | str | None) -> ChatBackend | None:
+    if knowledge is not None:
+        return load_backend(knowledge)
+    if not settings.knowledge_base_url:
+        return None
+    api_key = settings.knowledge_api_key.get_secret_value() if settings.knowledge_api_key else None
+    from reasoner.openai_api import OpenAIBackend
+
+    return OpenAIBackend(settings.knowledge_base_url, model=settings.knowledge_model, api_key=api_key)

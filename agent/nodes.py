@@ -1,0 +1,277 @@
+"""The graph's nodes. Each is an async function of the state that returns the fields it sets,
+and records the tokens, seconds and backend it used under ``usage[node]``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from langgraph.config import get_stream_writer
+
+from agent import prompts
+from agent.components import Components
+from agent.grounding import Grounded, extract_answer, ground_answer, needs_context, substitute_follow_up
+from agent.state import AgentState
+from reasoner import Completion
+
+MAX_QUESTION_CHARS = 8000
+_LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+class AgentInputError(ValueError):
+    """The question cannot be answered as given (empty, wrong type)."""
+
+
+def record(state: AgentState, node: str, started: float, completions: Sequence[Completion] = (),
+           backend: str = "", **extra: Any) -> dict[str, dict[str, Any]]:
+    """``usage`` with one more node entry."""
+    entry = {"prompt_tokens": sum(c.prompt_tokens for c in completions),
+             "completion_tokens": sum(c.completion_tokens for c in completions),
+             "seconds": round(time.perf_counter() - started, 4),
+             "backend": backend or (f"{completions[0].backend}:{completions[0].model}" if completions else ""),
+             **extra}
+    return {**state.get("usage", {}), node: entry}
+
+
+def emit(event: dict[str, Any]) -> None:
+    """Send a custom stream event (tokens); a no-op outside ``stream_mode="custom"``."""
+    with contextlib.suppress(RuntimeError):  # not running inside a graph
+        get_stream_writer()(event)
+
+
+class Nodes:
+    """The node functions, bound to the components they run on."""
+
+    def __init__(self, parts: Components) -> None:
+        self.parts = parts
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # -- helpers ------------------------------------------------------------------------
+    def vector(self, text: str) -> np.ndarray:
+        """The question's embedding, computed once and shared by the router and dense search."""
+        if text not in self._vectors:
+            self._vectors[text] = self.parts.embedder.get().encode_query(text)
+            while len(self._vectors) > 256:
+                self._vectors.popitem(last=False)
+        return self._vectors[text]
+
+    def sampling(self, state: AgentState) -> dict[str, Any]:
+        options, settings = state.get("options") or {}, self.parts.settings
+        return {"max_tokens": options.get("max_tokens") or settings.reasoner_max_tokens,
+                "temperature": options.get("temperature", settings.reasoner_temperature)}
+
+    async def complete(self, backend: Any, messages: list[dict[str, str]], stream: bool, **sampling: Any) -> Completion:
+        """One completion, streaming its tokens as custom events when asked to."""
+        if not stream:
+            return (await backend.agenerate(messages, **sampling))[0]
+        completion = None
+        async for chunk in backend.astream(messages, **sampling):
+            if chunk.delta:
+                emit({"token": chunk.delta})
+            completion = chunk.completion or completion
+        assert completion is not None
+        return completion
+
+    # -- nodes --------------------------------------------------------------------------
+    async def condense(self, state: AgentState) -> dict[str, Any]:
+        """Turn a follow-up into a standalone question; reset the per-turn fields."""
+        started = time.perf_counter()
+        question = state.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise AgentInputError("the question is empty: ask something, e.g. \"What is 17 * 23?\"")
+        notes: list[str] = []
+        question = question.strip()
+        if len(question) > MAX_QUESTION_CHARS:
+            notes.append(f"the question was truncated from {len(question)} to {MAX_QUESTION_CHARS} characters")
+            question = question[:MAX_QUESTION_CHARS]
+        history, previous = state.get("history") or [], state.get("standalone_question")
+        standalone, method, completions = question, "as-is", []
+        if history and previous and needs_context(question):
+            rewritten = substitute_follow_up(previous, question)
+            method = "rule"
+            if rewritten is None:
+                method = "model"
+                completion = (await self.parts.reasoner.get().agenerate(
+                    prompts.condense_messages(history, question), temperature=0.0, max_tokens=64))[0]
+                completions.append(completion)
+                rewritten = _clean_rewrite(completion.answer or completion.text)
+            if rewritten is None:
+                method = "fallback"
+                rewritten = f"{question} (follow-up to: {previous})"
+            standalone = rewritten
+        return {"standalone_question": standalone, "notes": notes, "passages": [], "relevant": [],
+                "citations": [], "escalated": False, "grounded": False, "tts": None, "reasoning": None,
+                "final_answer": None, "answer": "", "status": "", "route_scores": {},
+                "usage": record({}, "condense", started, completions, backend="rules" if not completions else "",
+                                method=method)}
+
+    async def route(self, state: AgentState) -> dict[str, Any]:
+        """Choose reason, knowledge or mixed: the forced route, else the verifiability router."""
+        started = time.perf_counter()
+        forced = state.get("forced_route")
+        if forced:
+            return {"route": forced, "route_scores": {forced: 1.0},
+                    "usage": record(state, "route", started, backend="forced")}
+        question = state["standalone_question"]
+        vector = await asyncio.to_thread(self.vector, question)
+        decision = self.parts.router.get().predict(question, vector=vector)
+        return {"route": decision.route, "route_scores": decision.scores,
+                "usage": record(state, "route", started, backend="router")}
+
+    async def retrieve(self, state: AgentState) -> dict[str, Any]:
+        """Hybrid search; hits are numbered from 1."""
+        started = time.perf_counter()
+        question = state["standalone_question"]
+        index = await asyncio.to_thread(self.parts.retriever.get)
+        vector = await asyncio.to_thread(self.vector, question)
+        hits = await asyncio.to_thread(index.search, question, self.parts.settings.retrieve_k, "hybrid", vector)
+        passages = [{"n": i, "id": h.id, "title": h.title, "text": h.text, "source": h.source,
+                     "score": float(h.score)} for i, h in enumerate(hits, 1)]
+        return {"passages": passages, "usage": record(state, "retrieve", started, backend="hybrid")}
+
+    async def grade(self, state: AgentState) -> dict[str, Any]:
+        """Keep passages whose cosine similarity to the question clears the threshold."""
+        started = time.perf_counter()
+        passages = state.get("passages") or []
+        relevant: list[int] = []
+        if passages:
+            vector = self.vector(state["standalone_question"])
+            vectors = await asyncio.to_thread(
+                self.parts.embedder.get().encode, [f"{p['title']}. {p['text']}" for p in passages])
+            for p, similarity in zip(passages, vectors @ vector, strict=True):
+                p["relevance"] = round(float(similarity), 4)
+                if similarity >= self.parts.settings.grade_threshold:
+                    relevant.append(p["n"])
+        return {"passages": passages, "relevant": relevant,
+                "usage": record(state, "grade", started, backend="embedding-cosine")}
+
+    async def reason(self, state: AgentState) -> dict[str, Any]:
+        """The small reasoner on the standalone question (with the facts on the mixed route)."""
+        started = time.perf_counter()
+        mixed = state.get("route") == "mixed"
+        relevant = state.get("relevant") or []
+        passages = state.get("passages") or []
+        facts = prompts.numbered_passages(passages, relevant) if mixed and relevant else ""
+        messages = prompts.reason_messages(state["standalone_question"], facts)
+        completion = await self.complete(self.parts.reasoner.get(), messages, stream=True, **self.sampling(state))
+        answer = completion.answer or completion.text.strip()
+        final = completion.final_answer or _last_number(answer)
+        citations = [_citation(p) for p in passages if p["n"] in relevant] if mixed else []
+        status = "truncated" if completion.truncated and final is None else "answered"
+        notes = list(state.get("notes") or [])
+        if mixed and not relevant:
+            notes.append("no relevant fact was found in the knowledge base; the reasoner answered alone")
+        return {"answer": answer, "final_answer": final, "reasoning": completion.reasoning,
+                "citations": citations, "grounded": bool(citations), "status": status, "notes": notes,
+                "usage": record(state, "reason", started, [completion], truncated=completion.truncated)}
+
+    async def answer(self, state: AgentState) -> dict[str, Any]:
+        """A knowledge answer written from the relevant passages, every sentence checked against them."""
+        started = time.perf_counter()
+        question = state["standalone_question"]
+        keep = set(state.get("relevant") or [])
+        passages = [p for p in state.get("passages") or [] if p["n"] in keep]
+        messages = prompts.knowledge_messages(question, prompts.numbered_passages(passages))
+        completion = await self.complete(self.parts.reasoner.get(), messages, stream=False,
+                                         **{**self.sampling(state), "temperature": 0.0})
+        checked = ground_answer(completion.answer or completion.text, passages)
+        if not checked.text:
+            checked = extract_answer(question, passages)
+        text, citations = _renumber(checked, passages)
+        emit({"token": text})
+        notes = list(state.get("notes") or [])
+        if checked.dropped:
+            notes.append(f"{len(checked.dropped)} generated sentence(s) not supported by the passages were dropped")
+        return {"answer": text, "final_answer": None, "reasoning": completion.reasoning, "citations": citations,
+                "grounded": True, "status": "grounded", "notes": notes,
+                "usage": record(state, "answer", started, [completion], method=checked.method)}
+
+    async def escalate(self, state: AgentState) -> dict[str, Any]:
+        """No relevant passage: ask the larger model if one is configured, else say so plainly."""
+        started = time.perf_counter()
+        question = state["standalone_question"]
+        closest = (state.get("passages") or [])[:3]
+        notes = list(state.get("notes") or [])
+        large = self.parts.knowledge
+        if large is None:
+            listing = "\n".join(f"[{i}] {p['title']}: {prompts.quote(p['text'], 200)}" for i, p in enumerate(closest, 1))
+            text = ("The knowledge base does not cover this question, and no larger model is configured "
+                    "(set CORECOVER_KNOWLEDGE_BASE_URL and CORECOVER_KNOWLEDGE_MODEL to escalate)."
+                    + (f"\n\nClosest passages found (not relevant enough to answer from):\n{listing}" if closest else ""))
+            citations = [{**_citation(p), "n": i, "supports_answer": False} for i, p in enumerate(closest, 1)]
+            emit({"token": text})
+            return {"answer": text, "citations": citations, "grounded": False, "escalated": False,
+                    "status": "not_grounded", "usage": record(state, "escalate", started, backend="none")}
+        messages = [{"role": "system", "content": "Answer the question accurately and concisely."},
+                    {"role": "user", "content": question}]
+        completion = await self.complete(large, messages, stream=True)
+        notes.append(f"answered by the larger model {large.model}; not grounded in the knowledge base")
+        return {"answer": completion.answer or completion.text.strip(), "final_answer": completion.final_answer,
+                "reasoning": completion.reasoning, "citations": [], "grounded": False, "escalated": True,
+                "status": "escalated", "notes": notes,
+                "usage": record(state, "escalate", started, [completion])}
+
+    async def finalize(self, state: AgentState) -> dict[str, Any]:
+        """Assemble the answer object and append the turn to the thread's history."""
+        usage = dict(state.get("usage") or {})
+        usage["total"] = {key: round(sum(u.get(key, 0) for u in usage.values()), 4)
+                          for key in ("prompt_tokens", "completion_tokens", "seconds")}
+        result = {
+            "question": state["question"],
+            "standalone_question": state.get("standalone_question", state["question"]),
+            "route": state.get("route"),
+            "route_scores": state.get("route_scores", {}),
+            "escalated": bool(state.get("escalated")),
+            "answer": state.get("answer", ""),
+            "final_answer": state.get("final_answer"),
+            "reasoning": state.get("reasoning"),
+            "citations": state.get("citations", []),
+            "grounded": bool(state.get("grounded")),
+            "status": state.get("status", ""),
+            "notes": state.get("notes", []),
+            "tts": state.get("tts"),
+            "usage": usage,
+        }
+        turn = [{"role": "user", "content": state["question"]},
+                {"role": "assistant", "content": result["answer"]}]
+        return {"result": result, "usage": usage, "history": turn}
+
+
+def after_route(state: AgentState) -> str:
+    return "reason" if state.get("route") == "reason" else "retrieve"
+
+
+def after_grade(state: AgentState) -> str:
+    if state.get("route") == "mixed":
+        return "reason"
+    return "answer" if state.get("relevant") else "escalate"
+
+
+def _citation(p: dict[str, Any]) -> dict[str, Any]:
+    return {"n": p["n"], "id": p["id"], "title": p["title"], "text": p["text"], "source": p["source"],
+            "score": p["score"], "relevance": p.get("relevance")}
+
+
+def _renumber(checked: Grounded, passages: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Number the cited passages 1..m in order of first use and rewrite the markers to match."""
+    mapping = {old: new for new, old in enumerate(checked.used, 1)}
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), m.group(1))}]", checked.text)
+    by_n = {p["n"]: p for p in passages}
+    return text, [{**_citation(by_n[old]), "n": new} for old, new in mapping.items()]
+
+
+def _last_number(text: str) -> str | None:
+    found = _LAST_NUMBER.findall(text)
+    return found[-1].replace(",", "") if found else None
+
+
+def _clean_rewrite(text: str) -> str | None:
+    line = text.strip().splitlines()[0].strip().strip('"') if text.strip() else ""
+    line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I)
+    return line if 3 <= len(line) <= 400 else None
