@@ -33,3 +33,16 @@ def embedded_backend():
     from reasoner import load_backend
 
     return load_backend("llamacpp:embedded")
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """A live ``python -m llama_cpp.server`` on the embedded GGUF, on a free loopback port.
+
+    Yields the base URL (``http://127.0.0.1:PORT/v1``); the model it lists is
+    ``reasoner.serve.served_models(base_url)[0]``. Stopped at the end of the session.
+    """
+    from reasoner.serve import running_server
+
+    with running_server(startup_timeout=120) as base_url:
+        yield base_url
