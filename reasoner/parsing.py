@@ -20,9 +20,10 @@ THINK_TAGS = (
 )
 TRUNCATED_REASONS = {"length", "timeout", "budget"}
 
+# The words are case-insensitive, the letter is not: "the answer is a prime" names no option.
 _OPTION_PATTERNS = [
-    re.compile(r"(?:final\s+)?answer\s*(?:is|:)?\s*(?:option\s*)?[\(\[]?\s*([A-J])\s*[\)\]]?(?![A-Za-z])", re.I),
-    re.compile(r"(?:correct\s+)?(?:option|choice)\s*(?:is|:)?\s*[\(\[]?([A-J])[\)\]]?(?![A-Za-z])", re.I),
+    re.compile(r"(?i:(?:final\s+)?answer\s*(?:is|:)?\s*(?:option\s*)?)[\(\[]?\s*([A-J])\s*[\)\]]?(?![A-Za-z])"),
+    re.compile(r"(?i:(?:correct\s+)?(?:option|choice)\s*(?:is|:)?\s*)[\(\[]?([A-J])[\)\]]?(?![A-Za-z])"),
 ]
 _LONE_LETTER = re.compile(r"^\s*[\(\[]?([A-J])[\)\].:]?\s*$")
 _CODE_BLOCK = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.S)
