@@ -32,10 +32,11 @@ def embedded_corpus_version() -> str | None:
 
 
 def build_index(corpus: str | Path = "default", out: str | Path | None = None, *, progress=True,
-                **build_options) -> Index:
-    """Build the index of `corpus` ("default" or a path) and save it to `out` (default: the default dir)."""
+                text_field: str = "text", title_field: str = "title", **build_options) -> Index:
+    """Build the index of `corpus` ("default", a .jsonl file or a folder) and save it to `out`
+    (default: the default dir). `build_options` go to Index.build (embedder, index_type, ...)."""
     out = Path(out).expanduser() if out else default_index_dir()
-    passages = load_corpus(corpus)
+    passages = load_corpus(corpus, text_field=text_field, title_field=title_field)
     label = "default" if str(corpus) == "default" else str(Path(corpus).expanduser().resolve())
     version = embedded_corpus_version() if label == "default" else None
     index = Index.build(passages, progress=progress, corpus=label, corpus_version=version, **build_options)

@@ -50,6 +50,9 @@ class Embedder:
         if self._st is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every load
 
             source = embedded_model_path() if self.model == EMBEDDED else Path(self.model).expanduser()
             if not source.exists() and self.model != EMBEDDED and "/" not in self.model:

@@ -62,8 +62,9 @@ def read_manifest(path: str | Path, verify: bool = True) -> dict:
     hint = rebuild_hint(path)
     file = path / MANIFEST
     if not file.is_file():
-        what = "no index" if not path.exists() else "no manifest.json (not an index, or an interrupted write)"
-        raise RetrieverError(f"{path}: {what}; {hint}")
+        if not path.exists():
+            raise RetrieverError(f"{path}: no index there; {hint.replace('rebuild', 'build')}")
+        raise RetrieverError(f"{path}: no manifest.json (not an index, or an interrupted write); {hint}")
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -1,0 +1,118 @@
+"""Atomic saves, manifest checks with clear errors, and resumable embedding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from retriever import Embedder, Index, RetrieverError
+
+
+@pytest.fixture
+def copy(tmp_path, slice_dir):
+    path = tmp_path / "index"
+    shutil.copytree(slice_dir, path)
+    return path
+
+
+def test_save_replaces_atomically_and_leaves_no_temp(tmp_path, slice_index):
+    path = tmp_path / "index"
+    slice_index.save(path)
+    slice_index.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+    assert Index.load(path, slice_index.embedder).manifest["count"] == len(slice_index)
+
+
+def test_missing_index_names_the_build_command(tmp_path, embedder):
+    with pytest.raises(RetrieverError, match=r"no index there.*corecover index build"):
+        Index.load(tmp_path / "nowhere", embedder)
+
+
+def test_corrupt_manifest(copy, embedder):
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(RetrieverError, match=r"manifest.json is corrupt.*corecover index build"):
+        Index.load(copy, embedder)
+
+
+def test_missing_manifest(copy, embedder):
+    (copy / "manifest.json").unlink()
+    with pytest.raises(RetrieverError, match=r"no manifest.json.*corecover index build"):
+        Index.load(copy, embedder)
+
+
+def test_missing_file(copy, embedder):
+    (copy / "dense.faiss").unlink()
+    with pytest.raises(RetrieverError, match=r"dense.faiss is missing.*corecover index build"):
+        Index.load(copy, embedder)
+
+
+def test_corrupt_file_fails_its_checksum(copy, embedder):
+    data = bytearray((copy / "passages.jsonl").read_bytes())
+    data[100] ^= 0xFF
+    (copy / "passages.jsonl").write_bytes(bytes(data))
+    with pytest.raises(RetrieverError, match=r"passages.jsonl is corrupt.*corecover index build"):
+        Index.load(copy, embedder)
+
+
+def test_old_format_version(copy, embedder):
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["format_version"] = 0
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RetrieverError, match=r"format version 0.*corecover index build"):
+        Index.load(copy, embedder)
+
+
+def test_parts_that_disagree(copy, embedder):
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["count"] += 1
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RetrieverError, match="index parts disagree"):
+        Index.load(copy, embedder)
+
+
+def test_embedder_mismatch(slice_dir, tmp_path):
+    with pytest.raises(RetrieverError, match="built with embedding model 'embedded'"):
+        Index.load(slice_dir, Embedder(str(tmp_path)))
+
+
+class CountingEmbedder(Embedder):
+    """The real embedded model, counting the texts it embeds."""
+
+    def __init__(self, shared: Embedder):
+        super().__init__()
+        self._st = shared.st
+        self.encoded = 0
+
+    def encode(self, texts):
+        self.encoded += len(texts)
+        return super().encode(texts)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_build_resumes_without_recomputing(tmp_path, slice_passages, embedder):
+    passages = slice_passages[:40]
+    counting = CountingEmbedder(embedder)
+
+    def stop_after_three_shards(done, total):
+        if done >= 24:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        Index.build(passages, counting, work_dir=tmp_path, progress=stop_after_three_shards, shard_size=8)
+    assert counting.encoded == 24
+    reference = Index.build(passages, embedder, work_dir=tmp_path / "fresh", progress=False, shard_size=8)
+    total = len(reference)
+
+    counting.encoded = 0
+    resumed = Index.build(passages, counting, work_dir=tmp_path, progress=False, shard_size=8)
+    assert counting.encoded == total - 24
+    assert resumed.manifest["build"] == {**resumed.manifest["build"], "embedded": total - 24, "reused": 24}
+    assert not any(tmp_path.glob("*/shard-*.npy"))  # shards are dropped once the build is done
+    query = passages[3].text[:80]
+    assert [(h.id, round(h.score, 4)) for h in resumed.search(query, 5, "dense")] == \
+           [(h.id, round(h.score, 4)) for h in reference.search(query, 5, "dense")]
