@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from reasoner.cli import app as reasoner_app
 
@@ -17,89 +19,204 @@ config_app = typer.Typer(help="Show the settings in effect.", no_args_is_help=Tr
 app.add_typer(config_app, name="config")
 app.add_typer(reasoner_app, name="reasoner")
 
-console = Console(stderr=True)
+err = Console(stderr=True)
+out = Console()
 
 EXAMPLES = [
     "What is 17 * 23?",
-    "If a train travels 60 km per hour for 2.5 hours, how far does it go?",
+    "Who painted the Mona Lisa?",
+    "How many years passed between the birth of Isaac Newton and the birth of Albert Einstein?",
 ]
+ROUTE_STYLE = {"reason": "magenta", "knowledge": "cyan", "mixed": "yellow"}
+
+Route = Annotated[str | None, typer.Option("--route", help="force a route: reason, knowledge or mixed")]
+Thread = Annotated[str | None, typer.Option("--thread", help="conversation thread id (new if unknown)")]
 
 
 def fail(message: str, code: int = 1) -> None:
     """Print a one-line error and exit."""
-    console.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
+
+
+def _options(think_budget: int | None, tts: str | None, k: int | None, max_tokens: int | None) -> dict[str, Any]:
+    options = {"think_budget": think_budget, "tts": tts, "k": k, "max_tokens": max_tokens}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def show(result: dict[str, Any], show_thinking: bool = False, streamed: bool = False) -> None:
+    """Print an answer object for people."""
+    route = result.get("route") or "?"
+    badge = f"[bold {ROUTE_STYLE.get(route, 'white')}]{route}[/]"
+    if result.get("escalated"):
+        badge += " [bold red]escalated[/]"
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in (result.get("route_scores") or {}).items())
+    out.print(f"[dim]route:[/] {badge}  [dim]{scores}  status: {result.get('status')}[/]")
+    if result.get("standalone_question") != result.get("question"):
+        out.print(f"[dim]standalone question:[/] {escape(result['standalone_question'])}")
+    if show_thinking and result.get("reasoning"):
+        out.print(f"[dim italic]{escape(result['reasoning'])}[/]")
+    if not streamed:
+        out.print(escape(result.get("answer") or ""))
+    if result.get("final_answer"):
+        out.print(f"[bold green]final answer:[/] {escape(str(result['final_answer']))}")
+    for c in result.get("citations") or []:
+        out.print(f"  [cyan][{c['n']}][/] [bold]{escape(c['title'])}[/] [dim]{escape(c['text'][:110])}…[/]")
+    for note in result.get("notes") or []:
+        out.print(f"[dim]note: {escape(note)}[/]")
+    total = (result.get("usage") or {}).get("total", {})
+    out.print(f"[dim]{total.get('completion_tokens', 0):.0f} tokens generated, {total.get('seconds', 0):.2f}s, "
+              f"thread {result.get('thread_id')}[/]")
+
+
+async def _ask_all(questions: list[str], thread: str | None, route: str | None, as_json: bool,
+                   stream: bool, show_thinking: bool, options: dict[str, Any]) -> None:
+    from agent.runner import AgentRunner
+
+    runner = AgentRunner()
+    try:
+        for question in questions:
+            if not as_json:
+                out.rule(f"[bold]{escape(question[:100])}")
+            if stream:
+                result = None
+                async for event in runner.astream(question, thread, route, **options):
+                    if event["type"] == "token" and not as_json:
+                        out.print(escape(event["text"]), end="", soft_wrap=True)
+                    elif event["type"] == "step" and not as_json:
+                        err.print(f"[dim]· {event['node']} {escape(json.dumps(event['data'])[:120])}[/]")
+                    elif event["type"] == "result":
+                        result = event["result"]
+                if not as_json:
+                    out.print()
+            else:
+                result = await runner.ainvoke(question, thread, route, **options)
+            assert result is not None
+            if as_json:
+                print(json.dumps(result, ensure_ascii=False))
+            else:
+                show(result, show_thinking, streamed=stream)
+    finally:
+        await runner.aclose()
+
+
+@app.command()
+def ask(
+    questions: Annotated[list[str] | None, typer.Argument(help="questions (default: three examples)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON answer object per question")] = False,
+    thread: Thread = None,
+    route: Route = None,
+    show_thinking: Annotated[bool, typer.Option("--show-thinking", help="print the reasoning trace")] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="stream node updates and answer tokens")] = False,
+    think_budget: Annotated[int | None, typer.Option("--think-budget", help="max reasoning tokens")] = None,
+    tts: Annotated[str | None, typer.Option("--tts", help="test-time scaling: none, vote or clr")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="samples for --tts")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="cap on generated tokens")] = None,
+) -> None:
+    """Answer questions through the agent graph (without arguments: a reasoning, a knowledge and a
+    mixed example question)."""
+    from agent.nodes import AgentInputError
+    from reasoner import BackendError
+
+    questions = questions or EXAMPLES
+    try:
+        asyncio.run(_ask_all(questions, thread, route, as_json, stream, show_thinking,
+                             _options(think_budget, tts, k, max_tokens)))
+    except (AgentInputError, BackendError, ValueError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def chat(
+    thread: Thread = None,
+    show_thinking: Annotated[bool, typer.Option("--show-thinking", help="print reasoning traces")] = False,
+) -> None:
+    """A terminal chat on a thread. Commands: /new (new thread), /thread (show id), /exit."""
+    import uuid
+
+    from agent.nodes import AgentInputError
+    from reasoner import BackendError
+
+    thread = thread or uuid.uuid4().hex
+    out.print(f"[dim]thread {thread} — /new starts a new thread, /exit quits[/]")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        if line in ("/exit", "/quit"):
+            return
+        if line == "/new":
+            thread = uuid.uuid4().hex
+            out.print(f"[dim]new thread {thread}[/]")
+            continue
+        if line == "/thread":
+            out.print(thread)
+            continue
+        if not line:
+            continue
+        try:
+            asyncio.run(_ask_all([line], thread, None, False, True, show_thinking, {}))
+        except (AgentInputError, BackendError, ValueError) as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+
+
+@app.command()
+def route(
+    question: Annotated[str, typer.Argument(help="the question to classify")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON with route and scores")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="say why")] = False,
+) -> None:
+    """Show where the verifiability router sends a question, with per-class probabilities."""
+    from agent.router import route_command
+
+    try:
+        data = route_command(question, explain=explain)
+    except (ValueError, RuntimeError) as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    out.print(f"route: [bold {ROUTE_STYLE.get(data['route'], 'white')}]{data['route']}[/]")
+    for name, p in sorted(data["scores"].items(), key=lambda kv: -kv[1]):
+        out.print(f"  {name:<10} {p:.3f} {'█' * round(p * 30)}")
+    for line in data.get("explanation") or []:
+        out.print(f"[dim]  {escape(str(line))}[/]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="require this API key")] = None,
+) -> None:
+    """Serve the agent: OpenAI-compatible /v1/chat/completions and the chat page at /."""
+    from agent.server import serve as run_server
+
+    run_server(host=host, port=port, api_key=api_key)
 
 
 @config_app.command("show")
 def config_show(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Print the settings in effect (env vars CORECOVER_* and the TOML file)."""
+    from rich.table import Table
+
     from agent.config import Settings, config_file
 
-    data = Settings().public()
+    try:
+        data = Settings().public()
+    except ValueError as exc:
+        fail(f"invalid settings: {exc}")
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    from rich.table import Table
-
     table = Table(title=f"corecover settings (file: {config_file() or 'none'})")
-    table.add_column("setting")
-    table.add_column("value")
-    table.add_column("env var")
+    for column in ("setting", "value", "env var"):
+        table.add_column(column)
     for key, value in data.items():
         table.add_row(key, json.dumps(value), f"CORECOVER_{key.upper()}")
-    Console().print(table)
-
-
-def answer_question(question: str) -> dict[str, Any]:
-    """Answer one question on the configured reasoner (the reasoning route)."""
-    from agent.config import get_settings
-    from reasoner import load_backend
-
-    settings = get_settings()
-    backend = load_backend(settings.reasoner)
-    completion = backend.generate(question, max_tokens=settings.reasoner_max_tokens,
-                                  temperature=settings.reasoner_temperature)[0]
-    return {
-        "question": question,
-        "standalone_question": question,
-        "route": "reason",
-        "answer": completion.answer or completion.text,
-        "final_answer": completion.final_answer,
-        "reasoning": completion.reasoning,
-        "citations": [],
-        "truncated": completion.truncated,
-        "usage": {"reason": {"prompt_tokens": completion.prompt_tokens,
-                             "completion_tokens": completion.completion_tokens,
-                             "seconds": round(completion.latency_s, 3),
-                             "backend": f"{completion.backend}:{completion.model}"}},
-    }
-
-
-@app.command()
-def ask(
-    questions: Annotated[list[str] | None, typer.Argument(help="questions (default: built-in examples)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per question")] = False,
-) -> None:
-    """Answer questions. Without arguments, answers a few built-in example questions."""
-    from reasoner import BackendError
-
-    for question in questions or EXAMPLES:
-        if not question.strip():
-            fail("the question is empty: pass some text, e.g. corecover ask \"What is 2+2?\"")
-        try:
-            result = answer_question(question)
-        except BackendError as exc:
-            fail(str(exc))
-        if as_json:
-            print(json.dumps(result, ensure_ascii=False))
-        else:
-            out = Console()
-            out.rule(f"[bold]{question}")
-            out.print(f"[dim]route:[/] {result['route']}")
-            out.print(result["answer"])
-            if result["final_answer"]:
-                out.print(f"[bold green]final answer:[/] {result['final_answer']}")
+    out.print(table)
 
 
 def main() -> None:
@@ -107,5 +224,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        console.print("interrupted")
+        err.print("interrupted")
         sys.exit(130)
