@@ -29,7 +29,7 @@ browser: setup
 	@$(BIN)/python -m agent.assets || true
 
 test: setup browser
-	$(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check .

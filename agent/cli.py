@@ -11,13 +11,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from eval.cli import app as eval_app
 from reasoner.cli import app as reasoner_app
+from retriever.cli import app as index_app
 
 app = typer.Typer(help="corecover: a small reasoner for reasoning, retrieval for knowledge.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 config_app = typer.Typer(help="Show the settings in effect.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(reasoner_app, name="reasoner")
+app.add_typer(index_app, name="index")
+app.add_typer(eval_app, name="eval")
 
 err = Console(stderr=True)
 out = Console()
@@ -113,8 +117,7 @@ def ask(
     k: Annotated[int | None, typer.Option("--k", help="samples for --tts")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="cap on generated tokens")] = None,
 ) -> None:
-    """Answer questions through the agent graph (without arguments: a reasoning, a knowledge and a
-    mixed example question)."""
+    """Answer questions through the agent graph (default: a reasoning, a knowledge and a mixed example)."""
     from agent.nodes import AgentInputError
     from reasoner import BackendError
 

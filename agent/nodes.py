@@ -240,7 +240,8 @@ class Nodes:
         }
         turn = [{"role": "user", "content": state["question"]},
                 {"role": "assistant", "content": result["answer"]}]
-        return {"result": result, "usage": usage, "history": turn}
+        # forced_route and options are inputs of one turn: cleared so the next turn starts fresh
+        return {"result": result, "usage": usage, "history": turn, "forced_route": None, "options": {}}
 
 
 def after_route(state: AgentState) -> str:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never need a model hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CORECOVER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ARTIFACTS = ROOT / "test-artifacts"
