@@ -322,7 +322,7 @@ BENCHMARKS: dict[str, type[Benchmark]] = {
 }
 
 
-def load_benchmark(name: str, path: str | os.PathLike[str] | None = None, *,
+def load_benchmark(name: str, path: str | os.PathLike[str] | None = None, /, *,
                    data: str | os.PathLike[str] | None = None, **options: Any) -> Benchmark:
     """The benchmark called ``name`` (see :data:`BENCHMARKS`), read from ``path`` or the data folder."""
     key = name.lower().replace("-", "_")

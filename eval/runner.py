@@ -98,6 +98,7 @@ def sample_item(item: Item, sample: int, seed: int) -> Item:
 
 
 def _check_config(path: Path, config: dict[str, Any]) -> None:
+    config = json.loads(json.dumps(config))  # tuples -> lists, as they come back from disk
     if path.is_file():
         old = json.loads(path.read_text())
         changed = [k for k in KEEP_FIXED if old.get(k) != config.get(k)]
