@@ -1,0 +1,69 @@
+"""Hugging Face checkpoints: the embedded GGUF converted once, and model loading for training."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+EMBEDDED = "embedded"
+
+
+def cache_dir() -> Path:
+    """corecover's user cache folder (``CORECOVER_CACHE`` overrides it)."""
+    import platformdirs
+
+    return Path(os.environ.get("CORECOVER_CACHE") or platformdirs.user_cache_dir("corecover"))
+
+
+def embedded_hf_checkpoint(refresh: bool = False) -> Path:
+    """The embedded SmolLM2-135M GGUF as a Hugging Face checkpoint, converted once into the cache.
+
+    transformers dequantizes the GGUF on load but then refuses ``save_pretrained`` ("quantized
+    with gguf"); a fresh model built from the config without ``quantization_config`` takes the
+    same weights and saves normally.
+    """
+    target = cache_dir() / "smollm2-135m-instruct-hf"
+    if (target / "config.json").exists() and not refresh:
+        return target
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from reasoner.presets import embedded_gguf
+
+    gguf = embedded_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = target.with_name(target.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
+
+
+def resolve_model(name: str) -> str:
+    """A model path or hub id; ``embedded`` names the converted embedded checkpoint."""
+    return str(embedded_hf_checkpoint()) if name == EMBEDDED else name
+
+
+def load_model(name: str, dtype: str = "auto"):
+    """Load ``(model, tokenizer)`` for training; a missing pad token becomes the EOS token."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model(name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    return model, tokenizer
