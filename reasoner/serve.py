@@ -98,6 +98,8 @@ def _llamacpp_plan(model: str | None, host: str, port: int, api_key: str | None,
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None:
         raise BackendError("llama-cpp-python's server is not installed: run "
                            "`pip install 'llama-cpp-python[server]'`")
+    from reasoner.llamacpp import default_threads
+
     path = embedded_gguf() if model in (None, "embedded") else Path(model)
     if not path.is_file():
         raise BackendError(f"model file not found: {path} (give a .gguf path, or leave --model out "
@@ -105,7 +107,7 @@ def _llamacpp_plan(model: str | None, host: str, port: int, api_key: str | None,
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", path.stem,
                "--verbose", "False",
                "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
-               "--n_threads", str(n_threads or os.cpu_count() or 1)]
+               "--n_threads", str(n_threads or default_threads())]
     if api_key:
         command += ["--api_key", api_key]
     return ServerPlan(command, "llamacpp", path.stem)
