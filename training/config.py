@@ -22,7 +22,7 @@ class DataConfig:
     """Where the records come from and how they are cleaned."""
 
     paths: list[str] = field(default_factory=list)
-    decontaminate: list[str] = field(default_factory=list)  # benchmark files (JSONL/parquet/txt)
+    decontaminate: list[str] = field(default_factory=list)  # eval benchmark names, or name:path
     ngram: int = 13
     repetition_filter: bool = True
     limit: int | None = None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
 
 from rich.console import Console
 
@@ -15,27 +13,13 @@ from training.records import Record, read_records
 console = Console(stderr=True)
 
 
-def benchmark_texts(path: str | Path) -> list[str]:
-    """Texts of a benchmark file to decontaminate against: JSONL/parquet (a prompt-like column) or text."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no benchmark file at {path} (data.decontaminate lists benchmark files)")
-    if path.suffix == ".parquet":
-        import pandas as pd
+def benchmark_texts(source: str) -> list[str]:
+    """Prompts of a benchmark to decontaminate against: an eval benchmark name (``aime24``,
+    ``gsm8k``, ...; read from the shared data folder) or ``name:path`` for a file."""
+    from eval.benchmarks import load_benchmark
 
-        rows = pd.read_parquet(path).to_dict("records")
-    elif path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    keys = ("prompt", "question", "problem", "Question", "instruction", "text")
-    texts = []
-    for row in rows:
-        key = next((k for k in keys if k in row), None)
-        if key is None:
-            raise ValueError(f"{path}: rows need one of the columns {', '.join(keys)}")
-        texts.append(str(row[key]))
-    return texts
+    name, _, path = source.partition(":")
+    return [item.prompt for item in load_benchmark(name, path or None)]
 
 
 def load_data(config: DataConfig) -> list[Record]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from training.records import Record
 
@@ -32,26 +31,20 @@ class RepetitionFilter:
         return [r for r in records if not (r.response and self.is_degenerate(r.response))]
 
 
-def decontaminate(records: Sequence[Record], bench_items: Sequence[Any], n: int = 13) -> tuple[list[Record], int]:
-    """Drop records that share an ``n``-gram with any benchmark item (eval's contamination audit).
+def decontaminate(records: Sequence[Record], bench_texts: Sequence[str], n: int = 13) -> tuple[list[Record], int]:
+    """Drop records sharing a word ``n``-gram with any benchmark text, with the normalisation and
+    n-grams of eval's contamination audit (an item shorter than ``n`` words counts as one gram).
 
     Returns the kept records and how many were dropped.
     """
-    from eval.contamination import ngram_overlaps
+    from eval.contamination import ngrams, normalize_words
 
-    texts = [" ".join(m["content"] for m in r.messages) for r in records]
-    flagged = {_train_index(hit) for hit in ngram_overlaps(texts, bench_items, n=n)}
-    kept = [r for i, r in enumerate(records) if i not in flagged]
+    wanted: set[tuple[str, ...]] = set().union(*(ngrams(t, n) for t in bench_texts)) if bench_texts else set()
+    sizes = {len(g) for g in wanted}
+
+    def contaminated(record: Record) -> bool:
+        words = normalize_words(" ".join(m["content"] for m in record.messages))
+        return any(tuple(words[i:i + size]) in wanted for size in sizes for i in range(len(words) - size + 1))
+
+    kept = [r for r in records if not contaminated(r)]
     return kept, len(records) - len(kept)
-
-
-def _train_index(hit: Any) -> int:
-    """The training-text index of one overlap that eval's audit reports."""
-    if isinstance(hit, int):
-        return hit
-    if isinstance(hit, dict):
-        return int(hit.get("train_index", hit.get("train_idx", hit.get("index"))))
-    for name in ("train_index", "train_idx", "index"):
-        if hasattr(hit, name):
-            return int(getattr(hit, name))
-    return int(hit[0])

@@ -9,7 +9,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from training.rewards import answer_part, completion_text
+from training.rewards import completion_text
 
 JUDGE_PROMPT = """You grade an assistant's answer against a rubric.
 
@@ -65,6 +65,8 @@ class RubricJudge:
             if spec["kind"] != "rubric":
                 return None
             question = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+            from eval.scoring import answer_part
+
             return self.grade(question, spec["rubric"], answer_part(completion_text(completion)))
 
         with ThreadPoolExecutor(self.workers) as pool:

@@ -16,6 +16,8 @@ def mean_token_nll(model: Any, tokenizer: Any, records: Sequence[Record], batch_
     """The student's mean NLL over each record's last assistant turn (the prompt is context only)."""
     import torch
 
+    if tokenizer.padding_side != "right":
+        raise ValueError("mean_token_nll needs a right-padding tokenizer: set tokenizer.padding_side = 'right'")
     model.eval()
     scores: list[float] = []
     with torch.no_grad():
@@ -32,8 +34,6 @@ def mean_token_nll(model: Any, tokenizer: Any, records: Sequence[Record], batch_
             mask = encoded["attention_mask"][:, 1:].clone()
             for row, length in enumerate(prompt_lengths):
                 mask[row, :length - 1] = 0  # positions predicting prompt tokens
-            if tokenizer.padding_side == "left":
-                raise ValueError("mean_token_nll needs a right-padding tokenizer")
             scores.extend(((nll * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist())
     return scores
 

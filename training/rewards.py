@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reasoner.parsing import final_answer, last_code_block, split_thinking
+from reasoner.parsing import last_code_block
 
 
 def completion_text(completion: Any) -> str:
@@ -21,36 +21,21 @@ def completion_text(completion: Any) -> str:
     return "".join(m.get("content", "") for m in completion if m.get("role") == "assistant")
 
 
-def answer_part(text: str) -> str:
-    """The text after any thinking block (an unclosed thinking block has no answer)."""
-    _, answer, closed = split_thinking(text)
-    return answer if closed else ""
-
-
-def _verify_math(pred: str, gold: str) -> bool:
-    try:
-        from eval.scoring import verify_math
-    except ImportError:  # eval's scorer not there yet: math-verify directly, as eval does
-        from math_verify import parse, verify
-
-        return bool(verify(parse(f"${gold}$"), parse(f"${pred}$")))
-    return verify_math(pred, gold)
-
-
 def check_math(text: str, gold: str) -> bool:
+    from eval.scoring import answer_part, verify_math
+
     answer = answer_part(text)
-    pred = final_answer(answer) or answer.strip()
-    return bool(pred) and _verify_math(pred, str(gold))
+    return bool(answer.strip()) and verify_math(answer, str(gold))
 
 
 def check_option(text: str, gold: str) -> bool:
     from eval.scoring import extract_option
 
-    return extract_option(answer_part(text)) == str(gold).strip().upper()
+    return extract_option(text) == str(gold).strip().upper()
 
 
 def check_code(text: str, tests: str, timeout: float = 10) -> bool:
-    from eval.scoring import run_code
+    from eval.scoring import answer_part, run_code
 
     code = last_code_block(answer_part(text))
     return bool(code) and run_code(code, tests, timeout=timeout).passed
@@ -58,7 +43,7 @@ def check_code(text: str, tests: str, timeout: float = 10) -> bool:
 
 def ifeval_fraction(text: str, spec: dict[str, Any], loose: bool = False) -> float:
     """Fraction of a record's IFEval instructions the answer follows."""
-    from eval.scoring import ifeval_check
+    from eval.scoring import answer_part, ifeval_check
 
     flags = ifeval_check(answer_part(text), spec["instruction_ids"], spec["kwargs"], loose=loose)
     return sum(flags) / len(flags) if flags else 0.0

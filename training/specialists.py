@@ -3,7 +3,6 @@ sets, keep each domain's best checkpoint as its specialist, and merge the specia
 
 from __future__ import annotations
 
-from math import comb
 from pathlib import Path
 
 from rich.console import Console
@@ -15,20 +14,14 @@ from training.records import read_records
 console = Console(stderr=True)
 
 
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from ``n`` samples of which ``c`` are correct (Chen et al., 2021)."""
-    if k > n:
-        raise ValueError(f"pass@{k} needs at least {k} samples per problem, got {n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - comb(n - c, k) / comb(n, k)
-
-
 def probe_score(checkpoint: str, probe_path: str, config: SpecialistsConfig) -> float:
     """Mean pass@K of a checkpoint on one probe set."""
+    from eval.scoring import pass_at_k
     from training.rewards import is_correct
     from training.sampling import sample
 
+    if config.k > config.samples:
+        raise ValueError(f"pass@{config.k} needs specialists.samples >= {config.k}")
     records = read_records(probe_path)
     outputs = sample(checkpoint, [r.prompt for r in records], config.samples, config.sampling, seed=0)
     scores = [pass_at_k(config.samples, sum(is_correct(t, r.reward) for t in texts), config.k)
