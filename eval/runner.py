@@ -110,6 +110,15 @@ def _check_config(path: Path, config: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def _cost(output: SampleOutput, prices: dict[str, dict[str, float]]) -> float:
+    """USD of one sample; per node of the agent graph when the system reports node usage."""
+    nodes = {k: u for k, u in (output.extra.get("usage") or {}).items() if k != "total" and isinstance(u, dict)}
+    if nodes:
+        return sum(cost_usd(str(u.get("backend", "")), int(u.get("prompt_tokens", 0)),
+                            int(u.get("completion_tokens", 0)), prices) for u in nodes.values())
+    return cost_usd(output.model, output.prompt_tokens, output.completion_tokens, prices)
+
+
 def _gold_for_log(item: Item) -> Any:
     return item.gold if item.kind in ("math", "mcq", "qa") else None
 
@@ -177,7 +186,7 @@ async def run(benchmark: Benchmark, system: System, out: str | os.PathLike[str],
                           "details": result.details, "prompt_tokens": output.prompt_tokens,
                           "completion_tokens": output.completion_tokens, "seconds": round(output.seconds, 4),
                           "model": output.model, "route": output.route,
-                          "cost_usd": cost_usd(output.model, output.prompt_tokens, output.completion_tokens, prices),
+                          "cost_usd": _cost(output, prices),
                           "extra": output.extra}
                 log.write(json.dumps(record, ensure_ascii=False) + "\n")
                 log.flush()

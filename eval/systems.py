@@ -149,7 +149,8 @@ class HybridSystem:
             result = final["result"]
             usage = result.get("usage") or {}
             total = usage.get("total", {})
-            models = sorted({u.get("backend", "") for k, u in usage.items() if k != "total" and u.get("backend")})
+            models = sorted({u["backend"] for k, u in usage.items() if k != "total" and u.get("backend")
+                             and (u.get("prompt_tokens") or u.get("completion_tokens"))})
             outs.append(SampleOutput(
                 text=result.get("answer", ""), final_answer=result.get("final_answer"),
                 prompt_tokens=int(total.get("prompt_tokens", 0)),
