@@ -14,6 +14,7 @@ from rich.markup import escape
 from eval.cli import app as eval_app
 from reasoner.cli import app as reasoner_app
 from retriever.cli import app as index_app
+from training.cli import app as train_app
 
 app = typer.Typer(help="corecover: a small reasoner for reasoning, retrieval for knowledge.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -22,6 +23,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(reasoner_app, name="reasoner")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
 
 err = Console(stderr=True)
 out = Console()
