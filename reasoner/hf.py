@@ -66,6 +66,7 @@ class TransformersBackend:
     """A ``transformers`` causal LM in this process; one generation at a time per model."""
 
     name = "transformers"
+    continues_final_message = True  # a trailing assistant message is continued (budget forcing)
 
     def __init__(self, path: str | os.PathLike[str], gguf_file: str | None = None, device: str = "cpu",
                  dtype: str | None = None, sampling: Sampling | None = None,
@@ -81,9 +82,13 @@ class TransformersBackend:
 
     # -- prompts and log-probs ----------------------------------------------------------
     def prompt_ids(self, messages: Messages | str) -> list[int]:
-        """The token ids of the chat prompt for ``messages`` (with the generation prompt)."""
-        text = self.tokenizer.apply_chat_template(as_messages(messages, self.system), tokenize=False,
-                                                  add_generation_prompt=True)
+        """The token ids of the chat prompt for ``messages`` (with the generation prompt).
+
+        A trailing assistant message is a prefix the model continues, not a finished turn.
+        """
+        messages = as_messages(messages, self.system)
+        prefix = messages.pop()["content"] if messages[-1]["role"] == "assistant" else ""
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefix
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _forward(self, ids: list[int]) -> Any:

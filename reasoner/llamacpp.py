@@ -48,6 +48,7 @@ class LlamaCppBackend:
     """A GGUF model run in this process. One generation at a time per model (a lock guards it)."""
 
     name = "llamacpp"
+    continues_final_message = True  # a trailing assistant message is continued (budget forcing)
 
     def __init__(self, model_path: str | os.PathLike[str] | None = None, *, n_ctx: int = 4096,
                  n_threads: int | None = None, sampling: Sampling | None = None,
@@ -75,9 +76,15 @@ class LlamaCppBackend:
         return Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
     def prompt_tokens(self, messages: Messages | str) -> list[int]:
-        """The token ids of the chat prompt for ``messages`` (with the generation prompt)."""
-        result = self._formatter(messages=as_messages(messages, self.system))
-        return self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        """The token ids of the chat prompt for ``messages`` (with the generation prompt).
+
+        A trailing assistant message is a prefix the model continues, not a finished turn.
+        """
+        messages = as_messages(messages, self.system)
+        prefix = messages.pop()["content"] if messages[-1]["role"] == "assistant" else ""
+        result = self._formatter(messages=messages)
+        return self.llm.tokenize((result.prompt + prefix).encode("utf-8"), add_bos=not result.added_special,
+                                 special=True)
 
     # -- generation ---------------------------------------------------------------------
     def stream(self, messages: Messages | str, sampling: Sampling | None = None,
