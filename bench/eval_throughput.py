@@ -82,7 +82,8 @@ def main() -> None:
     from reasoner.serve import running_server, served_models
 
     bench = Questions(args.items)
-    sampling = Sampling(temperature=0.0, top_p=1.0, max_tokens=args.max_tokens, seed=0)
+    # top_k=0: not sent (llama_cpp.server rejects the top_k=-1 the openai backend would send)
+    sampling = Sampling(temperature=0.0, top_p=1.0, top_k=0, max_tokens=args.max_tokens, seed=0)
     with running_server() as base_url:
         model = served_models(base_url)[0]
         system = ReasonerSystem(f"openai:{base_url}?model={model}")
