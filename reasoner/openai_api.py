@@ -137,8 +137,10 @@ class OpenAIBackend:
             return BackendError(f"{url} answered HTTP 404 for model {getattr(self, 'model', None)!r}: check "
                                 "the model name (GET /v1/models) and that the URL ends in /v1")
         if isinstance(exc, openai.APIStatusError):
-            detail = " ".join(str(exc.message).split())[:200]
-            return BackendError(f"{url} answered HTTP {exc.status_code}: {detail}")
+            body = exc.body if isinstance(exc.body, dict) else {}
+            detail = " ".join(str(body.get("message") or exc.message).split())[:200]
+            hint = " (see the server's log)" if exc.status_code >= 500 else ""
+            return BackendError(f"{url} answered HTTP {exc.status_code}: {detail}{hint}")
         if isinstance(exc, ValueError | KeyError | AttributeError | TypeError | openai.APIResponseValidationError):
             return BackendError(f"{url} answered with malformed JSON, not an OpenAI chat completion "
                                 f"({type(exc).__name__}): is it an OpenAI-compatible server?")

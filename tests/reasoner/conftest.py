@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,8 +33,11 @@ def _stream_events(content: str, reasoning: str) -> list[dict]:
         return {"id": "scripted-1", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
-    return ([event({"role": "assistant", "reasoning_content": part}) for part in reasoning.split(" ")]
-            + [event({"content": part}) for part in content.split(" ")] + [event({}, "stop")])
+    def words(text: str) -> list[str]:
+        return re.findall(r"\S+\s*", text)
+
+    return ([event({"role": "assistant", "reasoning_content": part}) for part in words(reasoning)]
+            + [event({"content": part}) for part in words(content)] + [event({}, "stop")])
 
 
 class ScriptedHandler(BaseHTTPRequestHandler):
