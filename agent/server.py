@@ -255,12 +255,9 @@ class Gate:
 # ---------------------------------------------------------------- body limit
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
-    """Answer 413 to any request body larger than ``limit`` bytes (declared or streamed)."""
+    """Answer 413 to any request body larger than ``limit`` bytes: at once when the declared
+    ``Content-Length`` is too large, else after reading at most ``limit`` bytes of a chunked body."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -271,32 +268,38 @@ class BodyLimitMiddleware:
             return
         too_large = ApiError(413, f"request body larger than {self.limit} bytes "
                              "(CORECOVER_MAX_BODY_BYTES)", code="request_too_large")
-        declared = dict(scope.get("headers") or {}).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_large.response()(scope, receive, send)
-            return
-        received = 0
-        started = False
-
-        async def limited_receive() -> dict:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+        headers = dict(scope.get("headers") or {})
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
                 await too_large.response()(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the HTTP server delivers no more than declared
+            return
+        if b"chunked" not in headers.get(b"transfer-encoding", b""):
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await too_large.response()(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 # ---------------------------------------------------------------- answer formatting
@@ -314,12 +317,12 @@ def corecover_fields(result: dict[str, Any], thread_id: str, full: bool = False)
 
 
 def token_usage(result: dict[str, Any]) -> dict[str, int]:
-    """OpenAI ``usage`` summed over the agent's nodes."""
-    prompt = completion = 0
-    for node in (result.get("usage") or {}).values():
-        if isinstance(node, dict):
-            prompt += int(node.get("prompt_tokens") or 0)
-            completion += int(node.get("completion_tokens") or 0)
+    """OpenAI ``usage``: the agent's ``total`` entry, else the sum over its nodes."""
+    usage = result.get("usage") or {}
+    nodes = [usage["total"]] if isinstance(usage.get("total"), dict) else [
+        node for node in usage.values() if isinstance(node, dict)]
+    prompt = sum(int(node.get("prompt_tokens") or 0) for node in nodes)
+    completion = sum(int(node.get("completion_tokens") or 0) for node in nodes)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
@@ -361,7 +364,7 @@ class ThinkingSplitter:
 
 
 def finish_reason(result: dict[str, Any]) -> str:
-    return "length" if result.get("truncated") else "stop"
+    return "length" if result.get("truncated") or result.get("status") == "truncated" else "stop"
 
 
 def dumps(obj: Any) -> str:
