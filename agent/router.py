@@ -18,6 +18,7 @@ import json
 import re
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ class Router:
                              npz.get("neighbour_vectors"))
             if router.coef.shape != (len(router.classes), router.dim + len(LEXICAL)) or router.dim <= 0:
                 raise ValueError(f"weights of shape {router.coef.shape} do not fit {len(router.classes)} classes")
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise RouterError(f"router file {path} is corrupt or not a corecover router ({exc}); "
                               "retrain it with `python -m agent.router train`") from None
         return router
@@ -277,11 +278,12 @@ def _metrics(gold: list[str], predicted: list[str]) -> dict[str, Any]:
 
 
 def train_router(items: list[dict[str, Any]], embedder: Any = None, target_reason_share: float | None = None,
-                 seed: int = 0, cache: Path | None = None) -> Router:
+                 seed: int = 0, cache: Path | None = None, vectors: np.ndarray | None = None) -> Router:
     """Fit the router on ``split == "train"`` items, score it on ``heldout`` and calibrate its threshold there.
 
     ``target_reason_share`` None calibrates to the held-out share of ``reason`` items (the threshold then
-    routes as many questions to the reasoner as the labels do).
+    routes as many questions to the reasoner as the labels do). ``vectors``: the items' embeddings, row
+    for row, when already computed; ``cache``: a vector cache file (see :func:`encode_cached`).
     """
     from sklearn.linear_model import LogisticRegressionCV
 
@@ -292,7 +294,10 @@ def train_router(items: list[dict[str, Any]], embedder: Any = None, target_reaso
     train = [it for it in items if it.get("split", "train") == "train"]
     if not train or {it["label"] for it in train} != set(CLASSES):
         raise ValueError(f"training needs items of every class {CLASSES} with split 'train'")
-    x_all = encode_cached(embedder, [it["text"] for it in items], cache)
+    x_all = encode_cached(embedder, [it["text"] for it in items], cache) if vectors is None \
+        else np.asarray(vectors, dtype=np.float32)
+    if len(x_all) != len(items):
+        raise ValueError(f"{len(x_all)} vectors for {len(items)} items")
     x_train = x_all[[i for i, it in enumerate(items) if it.get("split", "train") == "train"]]
 
     lex_train = np.stack([lexical_features(it["text"]) for it in train])

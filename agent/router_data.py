@@ -490,7 +490,7 @@ def templated_knowledge(summaries: dict[str, dict[str, str]], rng: random.Random
         if text in seen:
             continue
         seen.add(text)
-        items.append(_item(text, "knowledge", "template_knowledge", CORPUS_LICENSE, title, template=topic,
+        items.append(_item(text, "knowledge", "template_knowledge", CORPUS_LICENSE, len(items), template=topic,
                            facts=[{"title": title, "passage_id": title}]))
     return items
 
