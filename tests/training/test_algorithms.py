@@ -192,3 +192,36 @@ def test_config_from_dict_nested_and_unknown_keys():
     assert config.specialists.probes == {"math": "p.jsonl"}
     with pytest.raises(ValueError, match="unknown key"):
         from_dict(MGPOStageConfig, {"mgpo_lamda": 1.0})
+
+
+# -- verl plugin (verl-free parts) ------------------------------------------------------------
+def test_verl_group_shaping_matches_trainer_math():
+    from training.verl_plugin import compute_score, group_shaping
+
+    scores = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    lengths = torch.tensor([10, 20, 5, 5, 9, 9, 9, 9])
+    index = ["a", "a", "a", "a", "b", "b", "b", "b"]
+    shift, weight = group_shaping(scores, lengths, index, mgpo_lambda=1.0, long2short_lambda=0.2)
+    assert shift[0] == pytest.approx(0.2) and shift[1] == pytest.approx(-0.2) and torch.all(shift[2:] == 0)
+    assert weight[0] == pytest.approx(1.0)  # group a: accuracy 0.5
+    assert weight[4] == pytest.approx(mgpo_weights(torch.tensor([0.25]), 1.0).item())
+    assert compute_score("math", "so \\boxed{12}", "12") == 1.0
+    assert compute_score("gpqa_option", "Answer: C", "B") == 0.0
+
+
+def test_example_configs_load():
+    from pathlib import Path
+
+    from training.config import STAGES, PipelineConfig, load_config
+
+    folder = Path(__file__).resolve().parents[2] / "training" / "configs"
+    kinds = {"sft": "sft", "merge": "merge", "mgpo": "mgpo", "long2short": "mgpo", "distill": "distill",
+             "instruct_rl": "instruct-rl"}
+    for path in folder.glob("*.yaml"):
+        if path.stem in kinds:
+            load_config(path, STAGES[kinds[path.stem]])
+        else:
+            pipeline = load_config(path, PipelineConfig)
+            for entry in pipeline.stages:
+                entry = dict(entry)
+                from_dict(STAGES[entry.pop("stage")], entry)
