@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from reasoner.base import ChatBackend, Completion, Messages, Timer, as_messages
@@ -339,3 +339,27 @@ def is_confident(result: TTSResult, threshold: float | None = None) -> bool:
 def as_dict(result: TTSResult) -> dict[str, Any]:
     """``to_dict`` plus the confidence flag: the ``tts`` field of ``corecover ask --json``."""
     return {**result.to_dict(), "confident": is_confident(result)}
+
+
+async def answer_with_tts(backend: ChatBackend, messages: Messages | str, method: str, k: int, *,
+                          threshold: float | None = None, **options: Any) -> tuple[Completion | None, dict[str, Any]]:
+    """For the agent's reason node: ``(completion, tts field)``.
+
+    The completion is a copy of the winning cluster's first candidate with ``final_answer`` set
+    to the winner and the token counts of every phase (sampling, claims, verification) summed,
+    so the node can use it like a single answer. The field is :meth:`TTSResult.to_dict` plus
+    ``confident`` (:func:`is_confident`) and the ``threshold`` used.
+    """
+    result = await aselect(backend, messages, method, k, **options)  # type: ignore[arg-type]
+    key = "clr" if method == "clr" and result.reliability is not None else "vote"
+    used = DEFAULT_THRESHOLDS[key] if threshold is None else threshold
+    field_ = {**result.to_dict(), "confident": is_confident(result, used), "threshold": used}
+    best = result.completion
+    if best is None:
+        return None, field_
+    completion = replace(best, final_answer=result.winner or best.final_answer,
+                         prompt_tokens=int(sum(u["prompt_tokens"] for u in result.usage.values())),
+                         completion_tokens=int(sum(u["completion_tokens"] for u in result.usage.values())),
+                         latency_s=sum(u["seconds"] for u in result.usage.values()),
+                         extra={**best.extra, "tts": field_})
+    return completion, field_

@@ -9,6 +9,7 @@ import pytest
 from reasoner.base import Completion
 from reasoner.tts import (
     Candidate,
+    answer_with_tts,
     aselect,
     cluster_answers,
     decide,
@@ -109,3 +110,14 @@ def test_bad_arguments() -> None:
         asyncio.run(aselect(None, "x", "best", 2))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="k must"):
         asyncio.run(aselect(None, "x", "vote", 0))  # type: ignore[arg-type]
+
+
+def test_answer_for_the_graph_sums_every_phase(embedded_backend) -> None:
+    completion, field = asyncio.run(answer_with_tts(embedded_backend, "What is 5 + 2?", "vote", 2,
+                                                    max_tokens=16, seed=7, threshold=0.5))
+    assert field["method"] == "vote" and field["k"] == 2 and field["threshold"] == 0.5
+    assert field["confident"] == (field["winner"] is not None and field["share"] >= 0.5)
+    if completion is not None:
+        assert completion.completion_tokens == field["usage"]["sampling"]["completion_tokens"]
+        assert completion.final_answer == (field["winner"] or completion.final_answer)
+        assert completion.extra["tts"] is field
