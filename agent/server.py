@@ -155,7 +155,10 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """OpenAI's chat request; ``thread_id`` and ``route`` are corecover extensions."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"model": MODEL_ID, "messages": [{"role": "user", "content": "What is 17 * 23?"}]},
+        {"model": MODEL_ID, "stream": True, "messages": [{"role": "user", "content": "Who painted the Mona Lisa?"}]},
+    ]})
     model: str
     messages: list[ChatMessage] = Field(min_length=1, max_length=2000)
     stream: bool = False
