@@ -29,8 +29,9 @@ class Embedder:
     or a hub name (only when the hub is reachable; HF_HUB_OFFLINE=1 is set by default).
     """
 
-    def __init__(self, model: str = EMBEDDED, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model: str = EMBEDDED, device: str = "cpu", batch_size: int = 64, query_threads: int = 1):
         self.model = str(model)
+        self.query_threads = query_threads
         self.device = device
         self.batch_size = batch_size
         self._st = None
@@ -85,7 +86,21 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode_query(self, text: str) -> np.ndarray:
-        vector = self.encode([text])[0]
+        # One short text: straight through the modules, without encode()'s batching machinery, on
+        # `query_threads` torch threads (more threads only add sync cost for ~10 tokens, and on a
+        # busy 2-core machine they made a query ~15x slower). The thread count is restored after.
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            if self.query_threads and threads != self.query_threads:
+                torch.set_num_threads(self.query_threads)
+            with torch.inference_mode():
+                features = self.st(self.st.preprocess([text]))["sentence_embedding"]
+                vector = torch.nn.functional.normalize(features.float(), dim=-1)[0].cpu().numpy()
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
         vector.setflags(write=False)  # cached: callers must not change it
         return vector
 

@@ -31,7 +31,8 @@ BM25_DIR = "bm25"
 class Hit:
     """One retrieved passage. `score` is the mode's score (cosine, BM25 or fused); `rank` starts at 1.
 
-    `scores` holds what each retriever said about it: `dense` (cosine), `bm25`, and their ranks.
+    `scores` holds what each retriever said about it: `dense` (cosine), `bm25`, and their ranks
+    `dense_rank`, `bm25_rank` (from 1; absent when the passage was not among that retriever's candidates).
     """
 
     id: str
@@ -40,7 +41,7 @@ class Hit:
     source: str
     score: float
     rank: int
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float | int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -236,15 +237,15 @@ class Index:
         known = {}
         if dense_ids is not None:
             for r, (i, s) in enumerate(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True), 1):
-                known.setdefault(i, {}).update(dense=s, dense_rank=r)
+                known.setdefault(i, {}).update(dense=float(s), dense_rank=r)
         if bm25_ids is not None:
             for r, (i, s) in enumerate(zip(bm25_ids.tolist(), bm25_scores.tolist(), strict=True), 1):
-                known.setdefault(i, {}).update(bm25=s, bm25_rank=r)
+                known.setdefault(i, {}).update(bm25=float(s), bm25_rank=r)
         hits = []
         for rank, (i, score) in enumerate(ranked, 1):
             p = self.passages[i]
             hits.append(Hit(id=p.id, title=p.title, text=p.text, source=p.source, score=float(score),
-                            rank=rank, scores={k_: float(v) for k_, v in known.get(i, {}).items()}))
+                            rank=rank, scores=known.get(i, {})))
         return hits
 
     def _query_vector(self, query: str, query_vector: np.ndarray | None) -> np.ndarray:

@@ -101,3 +101,15 @@ def test_non_ascii_queries_work(slice_index, query):
 
 def test_k_larger_than_index(slice_index):
     assert len(slice_index.search("history", k=10_000, mode="dense")) == len(slice_index)
+
+
+def test_encode_query_matches_encode(embedder):
+    import torch
+
+    threads = torch.get_num_threads()
+    text = "Wer schrieb „Faust“? ¿Quién escribió Don Quijote?"
+    batch = embedder.encode([text, "another text"])
+    assert batch.dtype == np.float32 and batch.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1, atol=1e-5)
+    assert np.allclose(embedder.encode_query(text), batch[0], atol=1e-5)
+    assert torch.get_num_threads() == threads  # the query path restores the thread count
