@@ -1,9 +1,10 @@
 """The agent graph, whole on one screen.
 
-    condense ─► route ─┬─► reason ─────────────────────────┐
-                       └─► retrieve ─► grade ─┬─► answer   ├─► finalize
-                                              ├─► escalate ┤
-                                              └─► reason ──┘   (mixed: facts + computation)
+    condense ─► route ─┬─► reason ───────────────────────────┬─► finalize
+                       │                (low confidence) ──► escalate ─┤
+                       └─► retrieve ─► grade ─┬─► answer ──────────────┤
+                                              ├─► escalate ────────────┤
+                                              └─► reason (mixed: facts + computation)
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def build_graph(config: Settings | None = None, checkpointer: Any = None, *, rea
     graph.add_conditional_edges("route", after_route, ["reason", "retrieve"])
     graph.add_edge("retrieve", "grade")
     graph.add_conditional_edges("grade", after_grade, ["reason", "answer", "escalate"])
-    for name in ("reason", "answer", "escalate"):
-        graph.add_edge(name, "finalize")
+    graph.add_conditional_edges("reason", nodes.after_reason, ["escalate", "finalize"])
+    graph.add_edge("answer", "finalize")
+    graph.add_edge("escalate", "finalize")
     graph.add_edge("finalize", END)
     return graph.compile(checkpointer=checkpointer, name="corecover")
 

@@ -18,7 +18,7 @@ from agent import prompts
 from agent.components import Components
 from agent.grounding import Grounded, extract_answer, ground_answer, needs_context, substitute_follow_up
 from agent.state import AgentState
-from reasoner import Completion
+from reasoner import Completion, control, tts
 
 MAX_QUESTION_CHARS = 8000
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
@@ -152,24 +152,46 @@ class Nodes:
                 "usage": record(state, "grade", started, backend="embedding-cosine")}
 
     async def reason(self, state: AgentState) -> dict[str, Any]:
-        """The small reasoner on the standalone question (with the facts on the mixed route)."""
+        """The small reasoner on the standalone question (with the facts on the mixed route), under
+        the loop guard and thinking budget; with ``tts`` it samples k answers and selects one."""
         started = time.perf_counter()
+        options, settings = state.get("options") or {}, self.parts.settings
         mixed = state.get("route") == "mixed"
         relevant = state.get("relevant") or []
         passages = state.get("passages") or []
         facts = prompts.numbered_passages(passages, relevant) if mixed and relevant else ""
         messages = prompts.reason_messages(state["standalone_question"], facts)
-        completion = await self.complete(self.parts.reasoner.get(), messages, stream=True, **self.sampling(state))
+        backend = control.wrap(self.parts.reasoner.get(),
+                               think_budget=options.get("think_budget") or settings.think_budget)
+        method = options.get("tts") or settings.tts
+        tts_field = None
+        if method != "none":
+            completion, tts_field = await tts.answer_with_tts(
+                backend, messages, method, options.get("k") or settings.tts_k,
+                max_tokens=self.sampling(state)["max_tokens"])
+            if completion is None:
+                raise RuntimeError("test-time scaling produced no candidate answer")
+            emit({"token": completion.answer or completion.text})
+        else:
+            completion = await self.complete(backend, messages, stream=True, **self.sampling(state))
         answer = completion.answer or completion.text.strip()
         final = completion.final_answer or _last_number(answer)
         citations = [_citation(p) for p in passages if p["n"] in relevant] if mixed else []
         status = "truncated" if completion.truncated and final is None else "answered"
         notes = list(state.get("notes") or [])
+        if tts_field is not None and not tts_field["confident"]:
+            status = "low_confidence"
+            notes.append(f"the {method} winner's confidence is below {tts_field['threshold']}")
         if mixed and not relevant:
             notes.append("no relevant fact was found in the knowledge base; the reasoner answered alone")
+        ctl = completion.extra.get("control") or {}
+        if ctl.get("loop_guard") or ctl.get("budget_forced"):
+            notes.append("reasoning control: " + ", ".join(k for k in ("loop_guard", "budget_forced") if ctl.get(k)))
         return {"answer": answer, "final_answer": final, "reasoning": completion.reasoning,
                 "citations": citations, "grounded": bool(citations), "status": status, "notes": notes,
-                "usage": record(state, "reason", started, [completion], truncated=completion.truncated)}
+                "tts": tts_field,
+                "usage": record(state, "reason", started, [completion], truncated=completion.truncated,
+                                control=ctl or None)}
 
     async def answer(self, state: AgentState) -> dict[str, Any]:
         """A knowledge answer written from the relevant passages, every sentence checked against them."""
@@ -211,11 +233,18 @@ class Nodes:
         messages = [{"role": "system", "content": "Answer the question accurately and concisely."},
                     {"role": "user", "content": question}]
         completion = await self.complete(large, messages, stream=True)
-        notes.append(f"answered by the larger model {large.model}; not grounded in the knowledge base")
+        why = "the reasoner was not confident" if state.get("status") == "low_confidence" else \
+            "the knowledge base had no relevant passage"
+        notes.append(f"answered by the larger model {large.model} ({why}); not grounded in the knowledge base")
         return {"answer": completion.answer or completion.text.strip(), "final_answer": completion.final_answer,
                 "reasoning": completion.reasoning, "citations": [], "grounded": False, "escalated": True,
                 "status": "escalated", "notes": notes,
                 "usage": record(state, "escalate", started, [completion])}
+
+    def after_reason(self, state: AgentState) -> str:
+        """A low-confidence answer goes to the larger model when one is configured."""
+        low = state.get("status") == "low_confidence"
+        return "escalate" if low and self.parts.knowledge is not None else "finalize"
 
     async def finalize(self, state: AgentState) -> dict[str, Any]:
         """Assemble the answer object and append the turn to the thread's history."""

@@ -134,3 +134,19 @@ async def test_escalation_to_a_live_openai_compatible_server(settings, slice_ind
     assert not result["grounded"] and result["citations"] == []
     assert result["answer"]
     assert result["usage"]["escalate"]["backend"].startswith("openai:")
+
+
+async def test_vote_fills_the_tts_field_and_flags_low_confidence(runner):
+    result = await runner.ainvoke("What is 7 + 5?", route="reason", tts="vote", k=2, max_tokens=24)
+    tts = result["tts"]
+    assert tts["method"] == "vote" and tts["k"] == 2
+    assert sum(c["votes"] for c in tts["clusters"]) <= 2 and tts["clusters"]
+    assert result["status"] == ("answered" if tts["confident"] else "low_confidence")
+    assert result["usage"]["reason"]["completion_tokens"] >= tts["usage"]["sampling"]["completion_tokens"]
+
+
+async def test_thinking_budget_is_recorded(runner):
+    result = await runner.ainvoke("What is 9 * 8?", route="reason", think_budget=8, max_tokens=64)
+    control = result["usage"]["reason"]["control"]
+    assert control["think_budget"] == 8
+    assert result["answer"]
