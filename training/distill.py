@@ -32,7 +32,9 @@ def rejection_sample(teacher: str, records: list[Record], config: DistillStageCo
 
 def run_distill(config: DistillStageConfig, resume: bool = True) -> dict[str, Any]:
     """The ``distill`` stage."""
-    from training.checkpoint import load_model
+    from transformers import AutoTokenizer
+
+    from training.checkpoint import resolve_model
     from training.data import load_data
     from training.filters import RepetitionFilter
     from training.potential import mean_token_nll, select_by_potential
@@ -46,12 +48,10 @@ def run_distill(config: DistillStageConfig, resume: bool = True) -> dict[str, An
     if not traces:
         raise ValueError("the teacher produced no verified trace: raise `samples`, the teacher's "
                          "max_new_tokens, or use a stronger teacher")
-    student, tokenizer = load_model(config.model)
-    tokenizer.padding_side = "right"
     console.rule("[bold]learning potential (student mean token NLL)")
-    scores = mean_token_nll(student, tokenizer, traces)
+    scores = mean_token_nll(config.model, traces)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
     lengths = [len(tokenizer(t.response)["input_ids"]) for t in traces]
-    del student
     selected = select_by_potential(traces, scores, lengths, config.bucket_edges, config.min_tokens,
                                    config.outlier_quantile, tuple(config.score_range), config.per_bucket)
     metrics["selected"] = len(selected)

@@ -5,36 +5,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from training.records import Record
 
 
-def mean_token_nll(model: Any, tokenizer: Any, records: Sequence[Record], batch_size: int = 8) -> list[float]:
-    """The student's mean NLL over each record's last assistant turn (the prompt is context only)."""
-    import torch
+def mean_token_nll(student: str, records: Sequence[Record]) -> list[float]:
+    """The student's mean NLL per token of each record's last assistant turn, given its prompt
+    (log-probs from reasoner's transformers backend; no system prompt is added)."""
+    from rich.progress import track
 
-    if tokenizer.padding_side != "right":
-        raise ValueError("mean_token_nll needs a right-padding tokenizer: set tokenizer.padding_side = 'right'")
-    model.eval()
-    scores: list[float] = []
-    with torch.no_grad():
-        for start in range(0, len(records), batch_size):
-            batch = records[start:start + batch_size]
-            prompts = [tokenizer.apply_chat_template(r.prompt, tokenize=False, add_generation_prompt=True)
-                       for r in batch]
-            fulls = [p + r.response + (tokenizer.eos_token or "") for p, r in zip(prompts, batch, strict=True)]
-            encoded = tokenizer(fulls, return_tensors="pt", padding=True, add_special_tokens=False)
-            prompt_lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-            logits = model(**encoded.to(model.device)).logits[:, :-1].float()
-            targets = encoded["input_ids"][:, 1:]
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-            mask = encoded["attention_mask"][:, 1:].clone()
-            for row, length in enumerate(prompt_lengths):
-                mask[row, :length - 1] = 0  # positions predicting prompt tokens
-            scores.extend(((nll * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist())
+    from reasoner.hf import TransformersBackend
+    from training.checkpoint import limit_cpu_threads, resolve_model
+
+    limit_cpu_threads()
+    backend = TransformersBackend(resolve_model(student), system="")
+    scores = []
+    for record in track(records, description="learning potential", transient=True):
+        logprobs = [lp for _, _, lp in backend.logprobs(record.prompt, record.response or "")]
+        scores.append(-sum(logprobs) / len(logprobs) if logprobs else 0.0)
     return scores
 
 

@@ -148,3 +148,13 @@ def test_mgpo_lambda_zero_reproduces_grpo(tiny_model, arithmetic_file, tmp_path)
     assert grpo_log[0]["reward"] == mgpo_log[0]["reward"]
     assert all(torch.equal(grpo[k], mgpo[k]) for k in grpo)
     assert any(not torch.equal(grpo[k], base) for k, base in load_model(tiny_model)[0].state_dict().items())
+
+
+def test_learning_potential_is_student_nll(tiny_model):
+    from training.potential import mean_token_nll
+    from training.tasks import arithmetic_records
+
+    records = arithmetic_records(2, kinds=("add1",), seed=11)
+    fluent = mean_token_nll(tiny_model, records)
+    garbled = mean_token_nll(tiny_model, [r.with_response("purple ostrich seventeen kettle") for r in records])
+    assert all(0 < f < g for f, g in zip(fluent, garbled, strict=True))
