@@ -56,7 +56,7 @@ def raw_llama(n_threads: int | None, max_tokens: int) -> tuple[float, Callable[[
 
     tokens = LlamaCppBackend().prompt_tokens(PROMPT)
     start = time.perf_counter()
-    kwargs = {"n_threads": n_threads} if n_threads else {}
+    kwargs = {"n_threads": n_threads, "n_threads_batch": n_threads} if n_threads else {}
     llm = Llama(model_path=str(embedded_gguf()), n_ctx=4096, verbose=False, **kwargs)
     load = time.perf_counter() - start
 

@@ -165,7 +165,10 @@ class TransformersBackend:
         params = resolve_sampling(self.defaults, sampling, overrides)
         timer = Timer()
         prompt = self.prompt_ids(messages)
-        rows = self._run(prompt, params, params.n, params.seed)
+        if params.temperature > 0:
+            rows = self._run(prompt, params, params.n, params.seed)
+        else:  # greedy: every sample is the same (transformers refuses n > 1 without sampling)
+            rows = self._run(prompt, params, 1, params.seed) * params.n
         return [self._completion(row, prompt, params, timer) for row in rows]
 
     async def agenerate(self, messages: Messages | str, sampling: Sampling | None = None,

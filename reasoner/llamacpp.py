@@ -39,7 +39,9 @@ def _load(path: str, n_ctx: int, n_threads: int) -> Any:
     if not Path(path).is_file():
         raise BackendError(f"model file not found: {path} (give a .gguf path, or `llamacpp:embedded`)")
     try:
-        return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+        # n_threads_batch too: llama-cpp-python gives prompt processing all CPUs by default.
+        return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=512,
+                     verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
 

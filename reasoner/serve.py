@@ -107,7 +107,8 @@ def _llamacpp_plan(model: str | None, host: str, port: int, api_key: str | None,
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", path.stem,
                "--verbose", "False",
                "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
-               "--n_threads", str(n_threads or default_threads())]
+               "--n_threads", str(n_threads or default_threads()),
+               "--n_threads_batch", str(n_threads or default_threads())]
     if api_key:
         command += ["--api_key", api_key]
     return ServerPlan(command, "llamacpp", path.stem)

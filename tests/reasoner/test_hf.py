@@ -53,7 +53,7 @@ def test_generate_stream_and_n(hf_backend) -> None:
     chunks = list(hf_backend.stream(PROMPTS[0], temperature=0, max_tokens=10))
     final = chunks[-1].completion
     assert "".join(c.delta for c in chunks) == final.text and "5" in final.text
-    assert hf_backend.generate(PROMPTS[0], temperature=0, max_tokens=10)[0].text == final.text
+    assert [c.text for c in hf_backend.generate(PROMPTS[0], temperature=0, max_tokens=10, n=2)] == [final.text] * 2
     samples = hf_backend.generate("Name a colour.", n=2, temperature=1.0, max_tokens=3, seed=3)
     assert len(samples) == 2 and all(s.completion_tokens > 0 for s in samples)
     assert [s.text for s in samples] == [s.text for s in hf_backend.generate(
