@@ -69,13 +69,16 @@ async def wait_ready(base: str, server: subprocess.Popen, timeout: float = 600) 
     raise SystemExit("server did not start")
 
 
-async def ask(http: httpx.AsyncClient, question: str, stream: bool) -> str:
-    """One completion; returns its outcome: ok, 429, 5xx, 4xx or lost."""
+async def ask(http: httpx.AsyncClient, question: str, stream: bool, usage: list | None = None) -> str:
+    """One completion; returns its outcome: ok, 429, 5xx, 4xx or lost (``usage`` collects the
+    agent's per-node usage of non-streamed answers)."""
     body = {"model": "corecover", "stream": stream, "messages": [{"role": "user", "content": question}]}
     try:
         if not stream:
             response = await http.post("/v1/chat/completions", json=body)
             if response.status_code == 200:
+                if usage is not None:
+                    usage.append(response.json()["corecover"]["usage"])
                 return "ok" if response.json()["choices"][0]["message"]["content"] is not None else "lost"
             return classify(response.status_code)
         async with http.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -99,27 +102,26 @@ def classify(status: int) -> str:
     return "429" if status == 429 else "5xx" if status >= 500 else "4xx"
 
 
-async def client(base: str, stop_at: float, results: list[tuple[str, float]], seed: int) -> None:
+async def client(http: httpx.AsyncClient, stop_at: float, results: list[tuple[str, float]], seed: int) -> None:
+    """One simulated user: asks, and after a 429 waits a little before asking again."""
     rng = random.Random(seed)
-    async with httpx.AsyncClient(base_url=base, timeout=180) as http:
-        while time.monotonic() < stop_at:
-            started = time.monotonic()
-            outcome = await ask(http, rng.choice(QUESTIONS), stream=rng.random() < 0.5)
-            results.append((outcome, time.monotonic() - started))
-            if outcome == "429":
-                await asyncio.sleep(0.25 + rng.random() * 0.1)
+    while time.monotonic() < stop_at:
+        started = time.monotonic()
+        outcome = await ask(http, rng.choice(QUESTIONS), stream=rng.random() < 0.5)
+        results.append((outcome, time.monotonic() - started))
+        if outcome == "429":
+            await asyncio.sleep(0.25 + rng.random() * 0.1)
 
 
-async def health_floor(base: str, clients: int, seconds: float) -> tuple[float, list[float]]:
+async def health_floor(http: httpx.AsyncClient, clients: int, seconds: float) -> tuple[float, list[float]]:
     latencies: list[float] = []
     stop_at = time.monotonic() + seconds
 
     async def one() -> None:
-        async with httpx.AsyncClient(base_url=base) as http:
-            while time.monotonic() < stop_at:
-                started = time.monotonic()
-                (await http.get("/healthz")).raise_for_status()
-                latencies.append(time.monotonic() - started)
+        while time.monotonic() < stop_at:
+            started = time.monotonic()
+            (await http.get("/healthz")).raise_for_status()
+            latencies.append(time.monotonic() - started)
 
     await asyncio.gather(*(one() for _ in range(clients)))
     return len(latencies) / seconds, latencies
@@ -143,22 +145,23 @@ async def main() -> None:
         server = start_server(port, args.max_concurrency, args.max_tokens, Path(tmp))
         try:
             await wait_ready(base, server)
-            async with httpx.AsyncClient(base_url=base, timeout=600) as http:   # warm: load the models
-                for question in ("What is 1 + 1?", "Who painted the Mona Lisa?"):
+            limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+            async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as http:
+                for question in ("What is 1 + 1?", "Who painted the Mona Lisa?"):   # warm: load the models
                     assert await ask(http, question, stream=False) == "ok"
-                alone = []
+                alone, usage = [], []
                 for question in QUESTIONS:
                     started = time.monotonic()
-                    assert await ask(http, question, stream=False) == "ok"
+                    assert await ask(http, question, stream=False, usage=usage) == "ok"
                     alone.append(time.monotonic() - started)
-            health_rps, health_lat = await health_floor(base, args.clients, 5)
+                health_rps, health_lat = await health_floor(http, args.clients, 5)
 
-            results: list[tuple[str, float]] = []
-            started = time.monotonic()
-            stop_at = started + args.seconds
-            await asyncio.wait_for(asyncio.gather(*(client(base, stop_at, results, i) for i in range(args.clients))),
-                                   args.seconds + 300)
-            elapsed = time.monotonic() - started
+                results: list[tuple[str, float]] = []
+                started = time.monotonic()
+                stop_at = started + args.seconds
+                users = (client(http, stop_at, results, i) for i in range(args.clients))
+                await asyncio.wait_for(asyncio.gather(*users), args.seconds + 300)
+                elapsed = time.monotonic() - started
         except BaseException:
             print((Path(tmp) / "server.log").read_text()[-3000:], file=sys.stderr)
             raise
@@ -181,6 +184,9 @@ async def main() -> None:
     print(f"{'load: refused (429)':28}{len(refused) / elapsed:9.2f}{pct(refused, 50) * 1e3:10.1f}"
           f"{pct(refused, 95) * 1e3:10.1f}{len(refused):8d}")
     print(f"p50 latency loaded / alone: {pct(ok_lat, 50) / max(pct(alone, 50), 1e-9):.2f}x")
+    nodes = sorted({node for entry in usage for node in entry if node != "total"})
+    print("alone, median seconds per node: " + ", ".join(
+        f"{node} {statistics.median(e[node]['seconds'] for e in usage if node in e):.2f}" for node in nodes))
     print(f"5xx: {counts['5xx']}   lost: {counts['lost']}   other 4xx: {counts['4xx']}   "
           f"(targets: 0 and 0)")
     if counts["5xx"] or counts["lost"]:
