@@ -1,10 +1,12 @@
-"""Reasoning control on prompts where the embedded SmolLM2 loops: no control vs budget + loop guard.
+"""Reasoning control on prompts where the embedded SmolLM2 loops: no control vs loop guard vs budget.
 
 For each fixed prompt (long-ish word problems on which SmolLM2-135M, greedy, falls into a
-repetition loop until max_tokens), one run without control and one under
-``reasoner.control`` (loop guard, thinking budget, budget forcing), in the same process.
-Prints tokens and seconds per prompt, the totals saved, and the share of answers that end
-with a parsable final answer (``\\boxed{}``) and with any number at all.
+repetition loop until max_tokens) and two it answers normally (``--all``), runs under
+``reasoner.control`` in the same process.
+Three conditions side by side: no control, loop guard only, loop guard + thinking budget.
+Prints tokens, seconds and the parsed answer per prompt, the totals saved, and the share of
+answers that end with a parsable final answer (``\\boxed{}``) and with any number at all.
+Seconds on a shared CPU are noisy; tokens are exact.
 
     .venv/bin/python bench/reasoning_control.py [--max-tokens 512] [--budget 192] [--all]
 """
@@ -19,7 +21,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from reasoner import load_backend
+from reasoner import Completion, load_backend
 from reasoner.control import Control, controlled_generate
 
 SYSTEM = "You are a helpful assistant."
@@ -42,6 +44,20 @@ CONTROLS = [
 _NUMBER = re.compile(r"\d")
 
 
+def run(backend, messages: list[dict[str, str]], control: Control | None, max_tokens: int) -> tuple:
+    started = time.perf_counter()
+    if control is None:
+        completion = backend.generate(messages, temperature=0.0, max_tokens=max_tokens, timeout=1800)[0]
+    else:
+        completion = controlled_generate(backend, messages, control=control, temperature=0.0,
+                                         max_tokens=max_tokens, timeout=1800)
+    return completion, time.perf_counter() - started
+
+
+def finished_with_number(c: Completion) -> bool:
+    return bool(_NUMBER.search(c.answer)) and (c.final_answer is not None or not c.truncated)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=512)
@@ -50,42 +66,35 @@ def main() -> None:
     parser.add_argument("--backend", default="llamacpp:embedded")
     args = parser.parse_args()
     backend = load_backend(args.backend)
-    control = Control(think_budget=args.budget)
+    conditions = {"off": None, "guard": Control(), "guard+budget": Control(think_budget=args.budget)}
     prompts = LOOPING + (CONTROLS if args.all else [])
     table = Table(title=f"{backend.model}, greedy, max_tokens={args.max_tokens}, budget={args.budget}")
-    for col in ("prompt", "tokens off", "tokens on", "s off", "s on", "boxed off", "boxed on", "fired"):
-        table.add_column(col, justify="right")
-    rows = []
+    table.add_column("prompt")
+    for name in conditions:
+        table.add_column(f"{name}\ntokens / s / answer", justify="right")
+    results: dict[str, list[tuple[Completion, float]]] = {name: [] for name in conditions}
     for i, question in enumerate(prompts):
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
-        started = time.perf_counter()
-        off = backend.generate(messages, temperature=0.0, max_tokens=args.max_tokens, timeout=1800)[0]
-        off_s = time.perf_counter() - started
-        started = time.perf_counter()
-        on = controlled_generate(backend, messages, control=control, temperature=0.0, max_tokens=args.max_tokens,
-                                 timeout=1800)
-        on_s = time.perf_counter() - started
-        report = on.extra["control"]
-        fired = ",".join(k for k in ("loop_guard", "resampled", "budget_forced") if report[k]) or "-"
-        rows.append((off, off_s, on, on_s))
-        label = ("loop " if i < len(LOOPING) else "ok ") + question[:28]
-        table.add_row(label, str(off.completion_tokens), str(on.completion_tokens), f"{off_s:.1f}", f"{on_s:.1f}",
-                      str(off.final_answer), str(on.final_answer), f"{fired} ({report['forced'] or 'no force'})")
+        cells = []
+        for name, control in conditions.items():
+            completion, seconds = run(backend, messages, control, args.max_tokens)
+            results[name].append((completion, seconds))
+            report = completion.extra.get("control", {})
+            fired = "".join(tag for key, tag in (("loop_guard", " L"), ("resampled", "R"), ("budget_forced", " B"))
+                            if report.get(key))
+            cells.append(f"{completion.completion_tokens} / {seconds:.0f} / {completion.final_answer}{fired}")
+        table.add_row(("loop: " if i < len(LOOPING) else "ok: ") + question[:24], *cells)
     Console().print(table)
-    tokens_off = sum(r[0].completion_tokens for r in rows)
-    tokens_on = sum(r[2].completion_tokens for r in rows)
-    secs_off, secs_on = sum(r[1] for r in rows), sum(r[3] for r in rows)
-    print(f"completion tokens: {tokens_off} -> {tokens_on} ({1 - tokens_on / tokens_off:.0%} saved); "
-          f"seconds: {secs_off:.0f} -> {secs_on:.0f} ({1 - secs_on / secs_off:.0%} saved)")
-    print(f"median seconds per prompt: {statistics.median(r[1] for r in rows):.1f} -> "
-          f"{statistics.median(r[3] for r in rows):.1f}")
-    boxed_off = statistics.mean(r[0].final_answer is not None for r in rows)
-    boxed_on = statistics.mean(r[2].final_answer is not None for r in rows)
-    number_off = statistics.mean(bool(_NUMBER.search(r[0].answer)) and not r[0].truncated for r in rows)
-    number_on = statistics.mean(bool(_NUMBER.search(r[2].answer)) and (r[2].final_answer is not None
-                                                                       or not r[2].truncated) for r in rows)
-    print(f"answers with a parsable final answer (\\boxed): {boxed_off:.0%} -> {boxed_on:.0%}; "
-          f"finished answers with a number: {number_off:.0%} -> {number_on:.0%}")
+    print("L = loop guard fired, R = resampled, B = budget forced; answer = parsed \\boxed{} (None: none)")
+    base_tokens = sum(c.completion_tokens for c, _ in results["off"])
+    base_secs = sum(s for _, s in results["off"])
+    for name, rows in results.items():
+        tokens, secs = sum(c.completion_tokens for c, _ in rows), sum(s for _, s in rows)
+        boxed = statistics.mean(c.final_answer is not None for c, _ in rows)
+        number = statistics.mean(finished_with_number(c) for c, _ in rows)
+        print(f"{name:>13}: {tokens:5d} tokens ({1 - tokens / base_tokens:+.0%} saved), {secs:6.0f} s "
+              f"({1 - secs / base_secs:+.0%} saved), median {statistics.median(s for _, s in rows):.0f} s/prompt; "
+              f"parsable \\boxed answer {boxed:.0%}, finished answer with a number {number:.0%}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ One run through the eval harness (``eval.runner.run``, resumable) on the generat
 temperature. Vote and CLR are computed on the same samples: K=4 uses the first 4 of the 8, and
 CLR scores each candidate once (its claims and verdicts do not depend on K). Prints accuracy,
 tokens per question (sampling + claims + verification) and the confidence threshold that best
-separates right from wrong winners (used for ``reasoner.tts.DEFAULT_THRESHOLDS``).
+separates right from wrong winners (used for ``reasoner.tts.DEFAULT_THRESHOLDS``). Every row
+scores the same extracted answer (``reasoner.tts.candidate_answer``: the final answer, else the
+last number) with the harness's ``same_answer``; the harness's own scores are printed beside.
 
     .venv/bin/python bench/tts.py [--n 30] [--ks 4 8] [--out /tmp/corecover-bench-tts]
 """
@@ -41,6 +43,10 @@ def candidates_of(records: list[dict[str, Any]]) -> list[Candidate]:
         c = Completion.from_text(r["text"], prompt_tokens=r["prompt_tokens"], completion_tokens=r["completion_tokens"])
         out.append(Candidate(candidate_answer(c), c))
     return out
+
+
+def right(answer: str | None, gold: str) -> bool:
+    return answer is not None and same_answer("math", answer, gold)
 
 
 def best_threshold(points: list[tuple[float, bool]]) -> tuple[float, float]:
@@ -100,13 +106,20 @@ async def main(args: argparse.Namespace) -> None:
     for col in ("method", "K", "accuracy", "tokens / question", "× greedy tokens", "threshold", "bal. acc."):
         table.add_column(col, justify="right")
     g_tokens = (greedy["summary"]["prompt_tokens"] + greedy["summary"]["completion_tokens"]) / len(bench.items)
-    table.add_row("greedy pass@1", "1", f"{greedy['summary']['accuracy']:.1%}", f"{g_tokens:.0f}", "1.0", "", "")
+    gold = {i.id: i.gold for i in bench.items}
+    g_records = read_samples(run_dir(out / "greedy", bench.name, system.name) / "samples.jsonl")
+    g_cands = {r["item_id"]: candidates_of([r])[0] for r in g_records if r["item_id"] in gold}
+    greedy_acc = statistics.mean(right(g_cands[i.id].answer, i.gold) for i in bench.items)
+    sampled_acc = statistics.mean(right(c.answer, i.gold) for i in bench.items for c in per_item[i.id])
+    table.add_row("greedy pass@1", "1", f"{greedy_acc:.1%}", f"{g_tokens:.0f}", "1.0", "", "")
     s_tokens = {i.id: [r["prompt_tokens"] + r["completion_tokens"] for r in sorted(
         (r for r in records if r["item_id"] == i.id), key=lambda r: r["sample"])] for i in bench.items}
-    table.add_row(f"sampled pass@1 (avg@{k_max})", "1", f"{sampled['summary']['accuracy']:.1%}",
+    table.add_row(f"sampled pass@1 (avg@{k_max})", "1", f"{sampled_acc:.1%}",
                   f"{statistics.mean(statistics.mean(t) for t in s_tokens.values()):.0f}", "", "", "")
-    figures: dict[str, Any] = {"greedy_pass@1": greedy["summary"]["accuracy"],
-                               "sampled_pass@1": sampled["summary"]["accuracy"], "harness_cons@k": sampled["summary"]["cons@k"]}
+    figures: dict[str, Any] = {"greedy_pass@1": greedy_acc, "sampled_pass@1": sampled_acc,
+                               "harness": {"greedy_accuracy": greedy["summary"]["accuracy"],
+                                           "sampled_accuracy": sampled["summary"]["accuracy"],
+                                           "cons@k": sampled["summary"]["cons@k"]}}
     for k in sorted(args.ks):
         for method in ("vote", "clr"):
             correct, tokens, points, degraded = [], [], [], 0
@@ -115,7 +128,7 @@ async def main(args: argparse.Namespace) -> None:
                 notes: list[str] = []
                 _, winner, share, rel = decide(method, cands, notes)
                 degraded += any("majority vote used" in n for n in notes)
-                ok = winner is not None and same_answer("math", winner, item.gold)
+                ok = right(winner, item.gold)
                 correct.append(ok)
                 score = rel if method == "clr" and rel is not None else share
                 points.append((score, ok))
@@ -132,7 +145,9 @@ async def main(args: argparse.Namespace) -> None:
                           f"{acc:.1%}", f"{statistics.mean(tokens):.0f}", f"{statistics.mean(tokens) / g_tokens:.1f}",
                           f"{threshold:.3f}", f"{balanced:.2f}")
     console.print(table)
-    console.print(f"harness cons@k (its own answer extraction): {sampled['summary']['cons@k']}")
+    console.print("every row scores the same extracted answer (final answer, else last number) against the gold; "
+                  f"the harness's own scorer says greedy {greedy['summary']['accuracy']:.1%}, sampled "
+                  f"{sampled['summary']['accuracy']:.1%}, cons@k {sampled['summary']['cons@k']}")
     confident = [is_confident(_result("vote", per_item[i.id][:k_max])) for i in bench.items]
     console.print(f"default vote threshold flags {sum(confident)}/{len(confident)} answers confident at K={k_max}")
     console.print(f"wall time {time.perf_counter() - started:.0f} s (samples and CLR verdicts are cached in {out})")
@@ -151,7 +166,7 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=30, help="problems in the boundary set")
     parser.add_argument("--ks", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--claim-tokens", type=int, default=64)
     parser.add_argument("--backend", default="llamacpp:embedded")
     parser.add_argument("--out", default="/tmp/corecover-bench-tts")
