@@ -120,7 +120,6 @@ def info(
         "embedding model": f"{manifest['embedding_model']} (dim {manifest['dimension']})",
         "faiss": manifest.get("faiss", {}).get("kind"),
         "bm25": json.dumps(manifest.get("bm25")),
-        "fusion": json.dumps(manifest.get("fusion")),
         "built": f"{manifest.get('created')}, {json.dumps(manifest.get('build'))}",
         "size": f"{size / 1e6:.1f} MB in {len(manifest['files'])} files",
         "format": f"{manifest['format']} v{manifest['format_version']}",

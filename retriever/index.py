@@ -51,9 +51,12 @@ class Hit:
 class Fusion:
     """Hybrid settings: RRF weight per retriever, the RRF constant k, and candidates taken from each."""
 
-    weights: dict[str, float] = field(default_factory=lambda: {"dense": 1.0, "bm25": 1.0})
-    k: float = 60.0
-    depth: int = 50
+    # Tuned by `bench/retrieval.py --tune` on NQ-open dev (even questions; held-out odd ones:
+    # recall@5 32.5 vs dense 31.5, bm25 25.1). BM25 is the weaker retriever on this corpus, so it
+    # gets a small weight; the usual k=60 with equal weights scored below dense alone (30.5).
+    weights: dict[str, float] = field(default_factory=lambda: {"dense": 1.0, "bm25": 0.3})
+    k: float = 5.0
+    depth: int = 20
 
 
 def embedding_text(passage: Passage) -> str:
@@ -93,7 +96,7 @@ class Index:
         self.bm25 = bm25
         self.embedder = embedder
         self.manifest = manifest
-        self.fusion = fusion or Fusion(**manifest.get("fusion", {}))
+        self.fusion = fusion or Fusion()  # a search setting: change it freely on a loaded index
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -153,7 +156,6 @@ class Index:
             "chunking": {"max_tokens": chunk_tokens, "overlap": chunk_overlap},
             "faiss": {"kind": kind, "ntotal": int(dense.ntotal)},
             "bm25": bm25.params,
-            "fusion": asdict(fusion or Fusion()),
             "build": {"embedded": stats.embedded, "reused": stats.reused,
                       "embed_seconds": round(stats.seconds, 2), "index_seconds": round(index_seconds, 2),
                       "passages_per_second": round(stats.embedded / stats.seconds, 1) if stats.embedded else None},
@@ -173,9 +175,7 @@ class Index:
                     f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
             save_faiss(self.dense, tmp / DENSE_FILE)
             self.bm25.save(tmp / BM25_DIR)
-            manifest = {k: v for k, v in self.manifest.items() if k not in ("files", "format", "format_version")}
-            manifest["fusion"] = asdict(self.fusion)
-            return manifest
+            return {k: v for k, v in self.manifest.items() if k not in ("files", "format", "format_version")}
 
         write_atomic(path, fill)
         self.manifest = read_manifest(path, verify=False)
@@ -193,8 +193,8 @@ class Index:
             raise RetrieverError(f"{path} was built with embedding model {manifest['embedding_model']!r} but "
                                  f"the embedder is {embedder.name!r}; load it without an embedder, or {hint}")
         try:
-            with (path / PASSAGES_FILE).open(encoding="utf-8") as f:
-                passages = [Passage(**json.loads(line)) for line in f]
+            lines = (path / PASSAGES_FILE).read_text(encoding="utf-8").strip().replace("\n", ",")
+            passages = [Passage(**row) for row in json.loads(f"[{lines}]")]  # one parse: ~5x faster than per line
             dense = load_faiss(path / DENSE_FILE)
             bm25 = BM25.load(path / BM25_DIR, stemmer_language=manifest.get("bm25", {}).get("stemmer"))
         except (OSError, ValueError, TypeError, RuntimeError, KeyError) as e:

@@ -95,23 +95,23 @@ class Interrupt(Exception):
 
 
 def test_interrupted_build_resumes_without_recomputing(tmp_path, slice_passages, embedder):
-    passages = slice_passages[:40]
+    passages = slice_passages[:24]
     counting = CountingEmbedder(embedder)
 
-    def stop_after_three_shards(done, total):
-        if done >= 24:
+    def stop_after_two_shards(done, total):
+        if done >= 12:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        Index.build(passages, counting, work_dir=tmp_path, progress=stop_after_three_shards, shard_size=8)
-    assert counting.encoded == 24
-    reference = Index.build(passages, embedder, work_dir=tmp_path / "fresh", progress=False, shard_size=8)
+        Index.build(passages, counting, work_dir=tmp_path, progress=stop_after_two_shards, shard_size=6)
+    assert counting.encoded == 12
+    reference = Index.build(passages, embedder, work_dir=tmp_path / "fresh", progress=False, shard_size=6)
     total = len(reference)
 
     counting.encoded = 0
-    resumed = Index.build(passages, counting, work_dir=tmp_path, progress=False, shard_size=8)
-    assert counting.encoded == total - 24
-    assert resumed.manifest["build"] == {**resumed.manifest["build"], "embedded": total - 24, "reused": 24}
+    resumed = Index.build(passages, counting, work_dir=tmp_path, progress=False, shard_size=6)
+    assert counting.encoded == total - 12
+    assert resumed.manifest["build"] == {**resumed.manifest["build"], "embedded": total - 12, "reused": 12}
     assert not any(tmp_path.glob("*/shard-*.npy"))  # shards are dropped once the build is done
     query = passages[3].text[:80]
     assert [(h.id, round(h.score, 4)) for h in resumed.search(query, 5, "dense")] == \
