@@ -142,6 +142,13 @@ def main() -> None:
     sample = [it["text"] for it in splits["heldout"][:: max(1, len(splits["heldout"]) // args.embed_n)]]
     _, result["p50_embed_ms"] = timed(lambda q: router.predict(q, embedder.encode([q])[0]).route, sample)
     rows["router (MiniLM + logistic)"] = result
+    import torch  # a busy CPU makes torch's spinning intra-op threads slow single-query encodes down a lot
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    _, one_thread = timed(lambda q: router.predict(q, embedder.encode([q])[0]).route, sample)
+    torch.set_num_threads(threads)
+    rows["router, query embedded on 1 torch thread"] = {"p50_embed_ms": one_thread}
 
     # keyword baseline
     result = {}
