@@ -174,10 +174,11 @@ def route(
     explain: Annotated[bool, typer.Option("--explain", help="say why")] = False,
 ) -> None:
     """Show where the verifiability router sends a question, with per-class probabilities."""
+    from agent.config import get_settings
     from agent.router import route_command
 
     try:
-        data = route_command(question, explain=explain)
+        data = route_command(question, explain=explain, path=get_settings().router_path)
     except (ValueError, RuntimeError) as exc:
         fail(str(exc))
     if as_json:

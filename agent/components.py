@@ -79,6 +79,8 @@ def _router(settings: Settings, embedder: Any) -> Any:
 
     router = Router.load(settings.router_path)
     router.embedder = embedder
+    if settings.route_threshold is not None:
+        router.threshold = settings.route_threshold
     return router
 
 
