@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="server bind address")
     port: int = Field(8000, description="server port")
     api_key: SecretStr | None = Field(None, description="API key the server requires")
-    max_concurrency: int = Field(8, ge=1, description="requests served at once before 429")
+    max_concurrency: int = Field(4, ge=1, description="requests served at once before 429")
     request_timeout: float = Field(300.0, gt=0, description="seconds per request")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")
     # eval
