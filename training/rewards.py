@@ -2,8 +2,8 @@
 STEM by option matching, instruction following by eval's IFEval checks.
 
 :func:`score` checks one answer against a reward spec (see :mod:`training.records`);
-:func:`correctness_reward` and :func:`ifeval_reward` are TRL reward functions (they read the
-``reward`` column that :func:`training.records.rl_dataset` writes).
+:func:`correctness_reward` is the TRL reward function for every kind (it reads the ``reward``
+column that :func:`training.records.rl_dataset` writes; IFEval scores the fraction followed).
 """
 
 from __future__ import annotations
