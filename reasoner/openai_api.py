@@ -110,7 +110,9 @@ class OpenAIBackend:
             body["stop"] = list(params.stop)
         if seed is not None:
             body["seed"] = seed
-        if self.send_top_k and params.top_k != 0:
+        # top_k <= 0 means "disabled": left to the server's default, since llama_cpp.server answers
+        # 500 to top_k=-1 while vLLM (and SGLang) treat a missing top_k as disabled
+        if self.send_top_k and params.top_k > 0:
             body["extra_body"] = {"top_k": params.top_k}
         if stream:
             body["stream_options"] = {"include_usage": True}

@@ -67,6 +67,12 @@ async def test_agenerate_tops_up_concurrently(backend) -> None:
     assert len(samples) == 3 and all(s.backend == "openai" for s in samples)
 
 
+def test_disabled_top_k_of_the_eval_presets_is_accepted(backend) -> None:
+    # the VibeThinker and SmolLM2 eval presets say top_k=-1; llama_cpp.server rejects -1 with a 500
+    [completion] = backend.generate("Say hi.", top_k=-1, max_tokens=4, temperature=1.0)
+    assert completion.completion_tokens > 0
+
+
 def test_stop_strings(backend) -> None:
     count = "Count from 1 to 10, separated by commas."
     full = backend.generate(count, temperature=0, max_tokens=40)[0].text
