@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import os
 import threading
@@ -40,10 +41,12 @@ def _load(path: str, n_ctx: int, n_threads: int) -> Any:
         raise BackendError(f"model file not found: {path} (give a .gguf path, or `llamacpp:embedded`)")
     try:
         # n_threads_batch too: llama-cpp-python gives prompt processing all CPUs by default.
-        return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=512,
-                     verbose=False)
+        llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=512,
+                    verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
+    atexit.register(llm.close)  # free it before interpreter teardown (else Llama.__del__ fails noisily)
+    return llm
 
 
 class LlamaCppBackend:
