@@ -198,8 +198,9 @@ class Nodes:
         started = time.perf_counter()
         question = state["standalone_question"]
         keep = set(state.get("relevant") or [])
-        passages = [p for p in state.get("passages") or [] if p["n"] in keep]
-        messages = prompts.knowledge_messages(question, prompts.numbered_passages(passages))
+        passages = sorted((p for p in state.get("passages") or [] if p["n"] in keep),
+                          key=lambda p: -p.get("relevance", 0.0))[:self.parts.settings.answer_passages]
+        messages = prompts.knowledge_messages(question, prompts.numbered_passages(passages, limit=500))
         completion = await self.complete(self.parts.reasoner.get(), messages, stream=False,
                                          **{**self.sampling(state), "temperature": 0.0})
         checked = ground_answer(completion.answer or completion.text, passages)

@@ -37,10 +37,11 @@ def quote(text: str, limit: int = 700) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def numbered_passages(passages: Sequence[dict[str, Any]], numbers: Sequence[int] | None = None) -> str:
+def numbered_passages(passages: Sequence[dict[str, Any]], numbers: Sequence[int] | None = None,
+                      limit: int = 700) -> str:
     """``[n] Title: text`` lines for the passages whose numbers are given (all by default)."""
     keep = set(numbers) if numbers is not None else None
-    return "\n".join(f"[{p['n']}] {quote(p['title'], 120)}: {quote(p['text'])}"
+    return "\n".join(f"[{p['n']}] {quote(p['title'], 120)}: {quote(p['text'], limit)}"
                      for p in passages if keep is None or p["n"] in keep)
 
 
