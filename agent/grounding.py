@@ -20,7 +20,7 @@ only very more most some any each other all both few many much own same just ans
 passages according based""".split())
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.U)
 _CITE = re.compile(r"\[(\d{1,3})\]")
-_SENT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 def content_words(text: str) -> set[str]:
@@ -49,8 +49,16 @@ class Grounded:
     method: str = "generated"
 
 
-def ground_answer(answer: str, passages: Sequence[dict[str, Any]], min_support: float = 0.6) -> Grounded:
-    """Keep the sentences of ``answer`` that a passage supports, each citing that passage."""
+def ground_answer(answer: str, passages: Sequence[dict[str, Any]], min_support: float = 0.6,
+                  question: str | None = None, min_topic: float = 0.5) -> Grounded:
+    """Keep the sentences of ``answer`` that a passage supports, each citing that passage.
+
+    With ``question``, a passage can support a sentence only if it is about the question too (it
+    holds at least ``min_topic`` of the question's content words): a true sentence from an
+    unrelated passage does not answer the question.
+    """
+    if question is not None:
+        passages = [p for p in passages if support(question, f"{p['title']} {p['text']}") >= min_topic]
     by_n = {p["n"]: p for p in passages}
     kept, used, dropped = [], [], []
     for sentence in split_sentences(answer):

@@ -132,24 +132,28 @@ class Nodes:
         vector = await asyncio.to_thread(self.vector, question)
         hits = await asyncio.to_thread(index.search, question, self.parts.settings.retrieve_k, "hybrid", vector)
         passages = [{"n": i, "id": h.id, "title": h.title, "text": h.text, "source": h.source,
-                     "score": float(h.score)} for i, h in enumerate(hits, 1)]
+                     "score": float(h.score), "dense": (getattr(h, "scores", None) or {}).get("dense")}
+                    for i, h in enumerate(hits, 1)]
         return {"passages": passages, "usage": record(state, "retrieve", started, backend="hybrid")}
 
     async def grade(self, state: AgentState) -> dict[str, Any]:
-        """Keep passages whose cosine similarity to the question clears the threshold."""
+        """Keep passages whose cosine similarity to the question clears the threshold (the dense
+        search's own score when it has one; the rest are embedded here)."""
         started = time.perf_counter()
         passages = state.get("passages") or []
-        relevant: list[int] = []
-        if passages:
+        missing = [p for p in passages if p.get("dense") is None]
+        if missing:
             vector = self.vector(state["standalone_question"])
             vectors = await asyncio.to_thread(
-                self.parts.embedder.get().encode, [f"{p['title']}. {p['text']}" for p in passages])
-            for p, similarity in zip(passages, vectors @ vector, strict=True):
-                p["relevance"] = round(float(similarity), 4)
-                if similarity >= self.parts.settings.grade_threshold:
-                    relevant.append(p["n"])
+                self.parts.embedder.get().encode, [f"{p['title']}\n{p['text']}" for p in missing])
+            for p, similarity in zip(missing, vectors @ vector, strict=True):
+                p["dense"] = float(similarity)
+        threshold = self.parts.settings.grade_threshold
+        for p in passages:
+            p["relevance"] = round(float(p["dense"]), 4)
+        relevant = [p["n"] for p in passages if p["relevance"] >= threshold]
         return {"passages": passages, "relevant": relevant,
-                "usage": record(state, "grade", started, backend="embedding-cosine")}
+                "usage": record(state, "grade", started, backend="embedding-cosine", embedded=len(missing))}
 
     async def reason(self, state: AgentState) -> dict[str, Any]:
         """The small reasoner on the standalone question (with the facts on the mixed route), under
@@ -203,7 +207,7 @@ class Nodes:
         messages = prompts.knowledge_messages(question, prompts.numbered_passages(passages, limit=500))
         completion = await self.complete(self.parts.reasoner.get(), messages, stream=False,
                                          **{**self.sampling(state), "temperature": 0.0})
-        checked = ground_answer(completion.answer or completion.text, passages)
+        checked = ground_answer(completion.answer or completion.text, passages, question=question)
         if not checked.text:
             checked = extract_answer(question, passages)
         text, citations = _renumber(checked, passages)
