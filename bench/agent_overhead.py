@@ -66,7 +66,18 @@ class Stopwatch:
         return obj
 
 
-def timed_astream(watch: Stopwatch, backend: Any) -> None:
+def timed_streams(watch: Stopwatch, backend: Any) -> None:
+    """Time the sync and async streams (the loop guard drives the sync one from a thread)."""
+    sync = backend.stream
+
+    def stream(*a, **k):
+        t = time.perf_counter()
+        for chunk in sync(*a, **k):
+            watch.inside += time.perf_counter() - t
+            yield chunk
+            t = time.perf_counter()
+        watch.inside += time.perf_counter() - t
+    backend.stream = stream
     original = backend.astream
 
     async def astream(*a, **k):
@@ -86,7 +97,7 @@ async def measure_agent(rounds: int, max_tokens: int, db: Path) -> tuple[list[fl
     parts = Components.create(settings)
     watch = Stopwatch()
     reasoner = watch.wrap(parts.reasoner.get(), ("agenerate", "generate"))
-    timed_astream(watch, reasoner)
+    timed_streams(watch, reasoner)
     index = watch.wrap(parts.retriever.get(), ("search",))
     embedder = watch.wrap(parts.embedder.get(), ("encode", "encode_query"))
     router = watch.wrap(parts.router.get(), ("predict",))
