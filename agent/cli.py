@@ -39,6 +39,16 @@ Route = Annotated[str | None, typer.Option("--route", help="force a route: reaso
 Thread = Annotated[str | None, typer.Option("--thread", help="conversation thread id (new if unknown)")]
 
 
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors that carry a one-line message for the user (printed without a traceback)."""
+    from agent.nodes import AgentInputError
+    from agent.router import RouterError
+    from reasoner import BackendError
+    from retriever import RetrieverError
+
+    return AgentInputError, BackendError, RetrieverError, RouterError, ValueError
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print a one-line error and exit."""
     err.print(f"[bold red]error:[/] {escape(message)}")
@@ -120,14 +130,11 @@ def ask(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="cap on generated tokens")] = None,
 ) -> None:
     """Answer questions through the agent graph (default: a reasoning, a knowledge and a mixed example)."""
-    from agent.nodes import AgentInputError
-    from reasoner import BackendError
-
     questions = questions or EXAMPLES
     try:
         asyncio.run(_ask_all(questions, thread, route, as_json, stream, show_thinking,
                              _options(think_budget, tts, k, max_tokens)))
-    except (AgentInputError, BackendError, ValueError) as exc:
+    except user_errors() as exc:
         fail(str(exc))
 
 
@@ -138,9 +145,6 @@ def chat(
 ) -> None:
     """A terminal chat on a thread. Commands: /new (new thread), /thread (show id), /exit."""
     import uuid
-
-    from agent.nodes import AgentInputError
-    from reasoner import BackendError
 
     thread = thread or uuid.uuid4().hex
     out.print(f"[dim]thread {thread} — /new starts a new thread, /exit quits[/]")
@@ -163,7 +167,7 @@ def chat(
             continue
         try:
             asyncio.run(_ask_all([line], thread, None, False, True, show_thinking, {}))
-        except (AgentInputError, BackendError, ValueError) as exc:
+        except user_errors() as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
 
 
@@ -179,7 +183,7 @@ def route(
 
     try:
         data = route_command(question, explain=explain, path=get_settings().router_path)
-    except (ValueError, RuntimeError) as exc:
+    except user_errors() as exc:
         fail(str(exc))
     if as_json:
         print(json.dumps(data, ensure_ascii=False))

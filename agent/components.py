@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent.config import Settings, get_settings
@@ -65,9 +66,10 @@ def _embedder(settings: Settings) -> Any:
 
 
 def _index(settings: Settings, embedder: Any) -> Any:
-    from retriever import Index, load_default_index
+    """The configured index; the default one (built on first use) when none is configured."""
+    from retriever import Index, default_index_dir, load_default_index
 
-    if settings.index_dir is not None:
+    if settings.index_dir is not None and Path(settings.index_dir).expanduser() != default_index_dir():
         return Index.load(settings.index_dir, embedder=embedder)
     index = load_default_index(build_if_missing=True, progress=True)
     index.embedder = embedder
