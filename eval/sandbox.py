@@ -31,7 +31,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 OUTPUT_LIMIT = 64_000  # characters of stdout/stderr kept
 PASSED = "passed"
@@ -175,6 +175,13 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def _tail(stream: BinaryIO) -> str:
+    """The last ``OUTPUT_LIMIT`` characters of a captured stream (read from its end, never whole)."""
+    stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, stream.tell() - 4 * OUTPUT_LIMIT))
+    return stream.read().decode("utf-8", "replace")[-OUTPUT_LIMIT:]
+
+
 def _status(returncode: int | None, stderr: str, timed_out: bool) -> str:
     if timed_out or returncode == -signal.SIGXCPU:
         return "timeout"
@@ -191,7 +198,9 @@ def run_code(code: str, tests: str = "", timeout: float = 10, memory_mb: int = 5
     """Run ``code`` followed by ``tests`` in a sandboxed Python; passed means exit status 0.
 
     ``timeout`` is wall-clock seconds (CPU time is limited to the same); ``memory_mb`` caps the
-    address space. The whole process group is killed on timeout and after the run.
+    address space. The whole process group is killed on timeout and after the run. Output goes to
+    files in the run's folder (capped by ``max_file_mb``); only their last ``OUTPUT_LIMIT``
+    characters are kept.
     """
     workdir = Path(tempfile.mkdtemp(prefix="corecover-run-"))
     group = _pids_cgroup(max_processes)
@@ -204,20 +213,22 @@ def run_code(code: str, tests: str = "", timeout: float = 10, memory_mb: int = 5
         env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "no_proxy": "*"}
         cmd = [*_unshare_prefix(), python or sys.executable, "-I", "-c", _BOOTSTRAP, json.dumps(cfg)]
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
-        timed_out = False
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # output goes to files (RLIMIT_FSIZE caps them) read back through our own handles, so a flood
+        # of output costs no memory here and a child that escaped the group cannot block us on a pipe
+        with open(workdir / ".stdout", "w+b") as out, open(workdir / ".stderr", "w+b") as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True)
+            timed_out = False
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            seconds = time.perf_counter() - start
             _kill_group(proc.pid)
-            out, err = proc.communicate()
-        seconds = time.perf_counter() - start
-        _kill_group(proc.pid)
-        stdout = out.decode("utf-8", "replace")[-OUTPUT_LIMIT:]
-        stderr = err.decode("utf-8", "replace")[-OUTPUT_LIMIT:]
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)  # SIGKILL is prompt; never block on a process that will not die
+            stdout, stderr = _tail(out), _tail(err)
         status = _status(proc.returncode, stderr, timed_out)
         return SandboxResult(passed=status == PASSED, status=status, stdout=stdout, stderr=stderr,
                              seconds=seconds, returncode=proc.returncode)

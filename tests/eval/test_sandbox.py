@@ -6,9 +6,10 @@ import os
 import socket
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
-from eval.sandbox import _unshare_prefix, run_code
+from eval.sandbox import OUTPUT_LIMIT, _unshare_prefix, run_code
 
 
 def test_passing_and_failing_code():
@@ -105,6 +106,26 @@ def test_writes_outside_the_temp_dir_are_blocked(tmp_path):
 def test_file_size_limit():
     result = run_code("open('big', 'wb').write(b'x' * (8 * 2**20))", max_file_mb=1)
     assert not result.passed
+
+
+def test_output_flood_is_capped_on_disk_and_costs_no_memory():
+    flood = "while True:\n    try:\n        print('x' * 10**6)\n    except OSError:\n        pass"
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        result = run_code(flood, timeout=3, max_file_mb=8)
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.status == "timeout" and elapsed < 3 + 6
+    assert len(result.stdout) <= OUTPUT_LIMIT and len(result.stderr) <= OUTPUT_LIMIT
+    assert peak < 4 * 2**20  # the parent never held the flood
+
+
+def test_output_keeps_the_tail():
+    result = run_code("for i in range(200_000):\n    print(i)\nprint('END')")
+    assert result.passed and len(result.stdout) <= OUTPUT_LIMIT and result.stdout.split()[-2:] == ["199999", "END"]
 
 
 def test_environment_is_scrubbed():
