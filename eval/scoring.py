@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 from eval.ifeval import ifeval_check
 from eval.mcq import original_letter
 from eval.sandbox import SandboxResult, run_code
-from reasoner.parsing import last_boxed, last_code_block, option_letter, split_thinking
+from reasoner.parsing import (
+    answers_equivalent,
+    last_boxed,
+    last_code_block,
+    option_letter,
+    parse_math,
+    split_thinking,
+)
 
 if TYPE_CHECKING:
     from eval.benchmarks import Item
@@ -57,8 +64,7 @@ def _normalize_answer_text(text: str) -> str:
 def _math_verify(pred: str, gold: str, timeout: int | None) -> bool:
     from math_verify import parse, verify
 
-    gold_text = gold if ("$" in gold or "\\boxed" in gold) else f"${gold}$"
-    parsed_gold = parse(gold_text, parsing_timeout=timeout)
+    parsed_gold = parse_math(gold, timeout)
     parsed_pred = parse(pred, parsing_timeout=timeout)
     return bool(parsed_gold and parsed_pred and verify(parsed_gold, parsed_pred, timeout_seconds=timeout))
 
@@ -211,11 +217,15 @@ def score(item: Item, completion_text: str, *, code_timeout: float = 10, memory_
 
 
 def same_answer(kind: str, a: str | None, b: str | None) -> bool:
-    """Are two extracted answers equivalent (for consensus voting)?"""
+    """Are two extracted answers equivalent (for consensus voting)?
+
+    math and mcq: :func:`reasoner.parsing.answers_equivalent` (the rule test-time scaling clusters by);
+    qa: normalised exact match; others: the same text, case aside.
+    """
     if a is None or b is None:
         return False
-    if kind == "math":
-        return a == b or verify_math(a, b)
+    if kind in ("math", "mcq"):
+        return answers_equivalent(a, b)
     if kind == "qa":
         return normalize_qa(a) == normalize_qa(b)
     return a.strip().upper() == b.strip().upper()

@@ -9,8 +9,11 @@ output is reported, never raised.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 THINK_TAGS = (
     ("<think>", "</think>"),
@@ -25,7 +28,10 @@ _OPTION_PATTERNS = [
     re.compile(r"(?i:(?:final\s+)?answer\s*(?:is|:)?\s*(?:option\s*)?)[\(\[]?\s*([A-J])\s*[\)\]]?(?![A-Za-z])"),
     re.compile(r"(?i:(?:correct\s+)?(?:option|choice)\s*(?:is|:)?\s*)[\(\[]?([A-J])[\)\]]?(?![A-Za-z])"),
 ]
-_LONE_LETTER = re.compile(r"^\s*[\(\[]?([A-J])[\)\].:]?\s*$")
+_LONE_LETTER = re.compile(r"^\s*(?:\\text\{)?\s*[\(\[]?\s*([A-J])\s*[\)\]]?\s*\}?\s*[.:]?\s*$")
+_LONE_LETTER_ANY_CASE = re.compile(_LONE_LETTER.pattern.replace("A-J", "A-Ja-j"))
+# A minus sign only where it cannot be a hyphen or a subtraction ("5-3" ends in 3, not -3).
+_NUMBER = re.compile(r"(?:(?<![\w)\]])-)?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 _CODE_BLOCK = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.S)
 
 
@@ -70,11 +76,15 @@ def last_boxed(text: str) -> str | None:
     return best
 
 
-def option_letter(text: str) -> str | None:
-    """The last option letter a text commits to ("Answer: C", "(B)", a lone "D")."""
+def option_letter(text: str, lowercase: bool = False) -> str | None:
+    """The last option letter a text commits to ("Answer: C", "(B)", ``\\text{D}``, a lone "D"), upper-cased.
+
+    ``lowercase=True`` also accepts a lone lower-case letter ("(b)"), e.g. for an already
+    extracted answer; in running text only capitals count ("the answer is a prime" names none).
+    """
     boxed = last_boxed(text)
     if boxed:
-        m = re.fullmatch(r"\s*(?:\\text\{)?\s*\(?([A-J])\)?\s*\}?\s*", boxed)
+        m = re.fullmatch(r"\s*(?:\\text\{)?\s*\(?([A-J])\)?\s*\}?\s*", boxed, re.I if lowercase else 0)
         if m:
             return m.group(1).upper()
     for pattern in _OPTION_PATTERNS:
@@ -83,10 +93,71 @@ def option_letter(text: str) -> str | None:
             return found[-1].upper()
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     if lines:
-        m = _LONE_LETTER.match(lines[-1])
+        m = (_LONE_LETTER_ANY_CASE if lowercase else _LONE_LETTER).match(lines[-1])
         if m:
             return m.group(1).upper()
     return None
+
+
+def last_number(text: str) -> str | None:
+    """The last number in a text, thousands separators dropped ("1,000" → "1000", "-2.5", "3/4")."""
+    found = _NUMBER.findall(text)
+    return found[-1].replace(",", "") if found else None
+
+
+# -- answer equivalence -------------------------------------------------------------------
+class _NoTimeoutWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_NoTimeoutWarning())
+
+
+def signal_timeout(seconds: int = 5) -> int | None:
+    """math-verify's timeouts use SIGALRM, which only works on the main thread: None elsewhere."""
+    return seconds if threading.current_thread() is threading.main_thread() else None
+
+
+def parse_math(answer: str, timeout: int | None = None) -> list[Any]:
+    """math-verify's parse of a bare answer (``1/2``, ``\\frac{1}{2}``), wrapped in ``$…$`` when it has no
+    delimiters, and of the raw text when that finds nothing."""
+    from math_verify import parse
+
+    text = answer if "$" in answer or "\\boxed" in answer else f"${answer}$"
+    return parse(text, parsing_timeout=timeout) or parse(answer, parsing_timeout=timeout)
+
+
+def answers_equivalent(a: str, b: str, _cache: dict[str, list[Any]] | None = None) -> bool:
+    """True when two extracted final answers are equivalent: option letters by letter (``B`` = ``(b)``),
+    then normalised text, then math-verify (``1/2`` = ``0.5`` = ``\\frac{1}{2}``).
+
+    ``_cache`` keeps parsed answers between calls (clustering compares each answer many times).
+    """
+    letter_a, letter_b = option_letter(a, lowercase=True), option_letter(b, lowercase=True)
+    if letter_a or letter_b:
+        return letter_a == letter_b
+    if " ".join(a.lower().split()) == " ".join(b.lower().split()):
+        return True
+    from math_verify import verify
+
+    timeout = signal_timeout()
+    cache = _cache if _cache is not None else {}
+    for text in (a, b):
+        if text not in cache:
+            try:
+                cache[text] = parse_math(text[:200], timeout)
+            except Exception:  # math-verify raises on odd input: such an answer matches only itself
+                cache[text] = []
+    parsed_a, parsed_b = cache[a], cache[b]
+    if not parsed_a or not parsed_b:
+        return False
+    try:
+        return bool(verify(parsed_a, parsed_b, timeout_seconds=timeout)
+                    or verify(parsed_b, parsed_a, timeout_seconds=timeout))
+    except Exception:
+        return False
 
 
 def last_code_block(text: str) -> str | None:

@@ -6,7 +6,7 @@
   candidate's reliability is ``r_k = (mean_m v_k,m) ** M`` and the cluster with the largest
   sum of ``r_k`` wins (ties: more votes).
 
-Equivalent answers are merged with ``math_verify`` (``1/2`` = ``0.5`` = ``\\frac{1}{2}``), option
+Equivalent answers are merged by :func:`reasoner.parsing.answers_equivalent`: ``math_verify`` (``1/2`` = ``0.5`` = ``\\frac{1}{2}``), option
 letters by their normalised letter (``B`` = ``(b)``). Claims or verdicts that cannot be parsed
 never crash a run: such a candidate takes the mean reliability of the others, and when no
 candidate can be scored the selection falls back to the vote, with a note.
@@ -15,14 +15,13 @@ candidate can be scored the selection falls back to the vote, with a note.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from reasoner.base import ChatBackend, Completion, Messages, Timer, as_messages
+from reasoner.parsing import answers_equivalent, last_number, option_letter
 from reasoner.presets import preset_for
 
 Method = Literal["vote", "clr"]
@@ -38,20 +37,9 @@ CLAIMS_PROMPT = ("Problem: {question}\n\nSolution:\n{solution}\n\nList the {m} c
                  "(1. … {m}.), one short sentence each, nothing else.")
 VERDICT_PROMPT = ("Problem: {question}\n\nClaim: {claim}\n\nIs this claim correct? Answer with one word: "
                   "yes or no.")
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-_LETTER = re.compile(r"\s*(?:\\text\{)?\s*[\(\[]?\s*([A-Ja-j])\s*[\)\]]?\s*\}?\s*[.:]?\s*")
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}\s*[.):]|[-*•])\s+(.+?)\s*$", re.M)
 _VERDICT = re.compile(r"\b(not\s+(?:correct|true|right)|yes|no|true|false|correct|incorrect|wrong|right)\b", re.I)
 _POSITIVE = {"yes", "true", "correct", "right"}
-
-
-class _NoTimeoutWarning(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Timeout is disabled" not in record.getMessage()
-
-
-for _name in ("math_verify.parser", "math_verify.grader"):
-    logging.getLogger(_name).addFilter(_NoTimeoutWarning())
 
 
 # -- answers and clusters -------------------------------------------------------------------
@@ -59,42 +47,7 @@ def candidate_answer(completion: Completion) -> str | None:
     """The answer a candidate commits to: its parsed final answer, else the last number it wrote."""
     if completion.final_answer:
         return completion.final_answer.strip()
-    found = _NUMBER.findall(completion.answer or completion.text)
-    return found[-1].replace(",", "") if found else None
-
-
-def option_letter(answer: str) -> str | None:
-    """``B``, ``(b)``, ``[B].``, ``\\text{B}`` → ``"B"``; anything else → None."""
-    match = _LETTER.fullmatch(answer)
-    return match.group(1).upper() if match else None
-
-
-def _parsed(answer: str) -> list[Any]:
-    from math_verify import parse
-
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None  # signal-based
-    text = answer if "$" in answer or "\\boxed" in answer else f"${answer}$"
-    return parse(text, parsing_timeout=timeout) or parse(answer, parsing_timeout=timeout)
-
-
-def same_answer(a: str, b: str, _cache: dict[str, list[Any]] | None = None) -> bool:
-    """True when two final answers are equivalent (option letters, then math_verify, then text)."""
-    letter_a, letter_b = option_letter(a), option_letter(b)
-    if letter_a or letter_b:
-        return letter_a == letter_b
-    if " ".join(a.lower().split()) == " ".join(b.lower().split()):
-        return True
-    from math_verify import verify
-
-    cache = _cache if _cache is not None else {}
-    for text in (a, b):
-        if text not in cache:
-            cache[text] = _parsed(text[:200])
-    parsed_a, parsed_b = cache[a], cache[b]
-    if not parsed_a or not parsed_b:
-        return False
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
-    return verify(parsed_a, parsed_b, timeout_seconds=timeout) or verify(parsed_b, parsed_a, timeout_seconds=timeout)
+    return last_number(completion.answer or completion.text)
 
 
 @dataclass
@@ -122,11 +75,11 @@ def cluster_answers(answers: Sequence[str | None]) -> list[Cluster]:
         if answer is None:
             continue
         for cluster in clusters:
-            if same_answer(cluster.answer, answer, cache):
+            if answers_equivalent(cluster.answer, answer, cache):
                 cluster.members.append(index)
                 break
         else:
-            clusters.append(Cluster(option_letter(answer) or answer, [index]))
+            clusters.append(Cluster(option_letter(answer, lowercase=True) or answer, [index]))
     return sorted(clusters, key=lambda c: (-c.votes, c.members[0]))
 
 
@@ -314,7 +267,7 @@ async def aselect(backend: ChatBackend, messages: Messages | str, method: Method
         answered = [c for c in candidates if c.answer is not None]
         usage["claims"], usage["verification"] = await score_claims(
             backend, question_of(messages), answered, m, concurrency, claim_tokens)
-    clusters, winner, share, rel = decide(method, candidates, notes)
+    clusters, winner, share, rel = await asyncio.to_thread(decide, method, candidates, notes)  # O(k²) math-verify
     return TTSResult(method=method, k=len(candidates), clusters=clusters, winner=winner, share=share,
                      reliability=rel, usage=usage, notes=notes, candidates=candidates)
 

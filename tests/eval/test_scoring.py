@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from eval.benchmarks import Item, load_benchmark
-from eval.scoring import extract_option, nq_exact_match, pass_at_k, score, token_f1, verify_math
+from eval.scoring import extract_option, nq_exact_match, pass_at_k, same_answer, score, token_f1, verify_math
 
 
 @pytest.mark.parametrize(("pred", "gold"), [
@@ -82,3 +82,9 @@ def test_humaneval_canonical_solutions_pass_in_the_sandbox():
     for item in bench.items[:5]:
         answer = f"```python\n{item.gold['prompt']}{item.metadata['canonical_solution']}```"
         assert score(item, answer).correct, item.id
+
+
+def test_same_answer_clusters_by_the_reasoner_rule():
+    assert same_answer("math", "1/2", "\\frac{1}{2}") and same_answer("mcq", "B", "(b)")
+    assert not same_answer("math", "3", "4") and not same_answer("mcq", "B", "C")
+    assert same_answer("qa", "The Eiffel Tower", "eiffel tower") and not same_answer("math", None, "1")

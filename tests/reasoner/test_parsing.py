@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from reasoner.base import Completion
-from reasoner.parsing import final_answer, last_boxed, last_code_block, option_letter, parse_output
+from reasoner.parsing import (
+    answers_equivalent,
+    final_answer,
+    last_boxed,
+    last_code_block,
+    last_number,
+    option_letter,
+    parse_output,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -35,6 +43,40 @@ def test_last_boxed_keeps_nested_braces(text: str, expected: str | None) -> None
 ])
 def test_option_letter(text: str, expected: str | None) -> None:
     assert option_letter(text) == expected
+
+
+def test_option_letter_accepts_lower_case_only_when_asked() -> None:
+    assert option_letter("(b)") is None and option_letter("(b)", lowercase=True) == "B"
+    assert option_letter(r"\text{c}.", lowercase=True) == "C" and option_letter("[D].") == "D"
+    assert option_letter("The answer is a prime number.", lowercase=True) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("so 5-3 = 2, then 7-4", "4"),
+    ("the change is -3", "-3"),
+    ("x = (-2.5)", "-2.5"),
+    ("a well-known 1,250 apples", "1250"),
+    ("(3)-1", "1"),
+    ("half: 3/4.", "3/4"),
+    ("no digits", None),
+])
+def test_last_number_keeps_signs_but_not_hyphens(text: str, expected: str | None) -> None:
+    assert last_number(text) == expected
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("1/2", "0.5", True),
+    (r"\frac{1}{2}", "0.5", True),
+    ("12", "12.0", True),
+    ("B", "(b)", True),
+    ("[B].", r"\text{B}", True),
+    ("B", "C", False),
+    ("B", "2", False),
+    ("3", "4", False),
+    ("Paris", " paris ", True),
+])
+def test_answers_equivalent(a: str, b: str, same: bool) -> None:
+    assert answers_equivalent(a, b) is same and answers_equivalent(b, a) is same
 
 
 def test_last_code_block_takes_the_last_complete_one() -> None:
