@@ -75,7 +75,8 @@ class LargeSystem(ReasonerSystem):
 
     def __init__(self, backend: Any) -> None:
         if not backend:
-            raise ValueError("the large system needs --large openai:BASE_URL?model=NAME (any OpenAI-compatible API)")
+            raise ValueError("the large system needs --large openai:BASE_URL?model=NAME (any OpenAI-compatible "
+                             "API); --backend names the small model and is not used in its place")
         super().__init__(backend)
 
 
@@ -182,7 +183,7 @@ def make_system(name: str, backend: str | None = None, large: str | None = None)
         raise ValueError(f"unknown system {name!r}: use one of {', '.join(SYSTEMS)}")
     small = backend or "llamacpp:embedded"
     if name == "large":
-        return LargeSystem(large or backend)
+        return LargeSystem(large)  # never the small --backend model under the large label
     if name in ("hybrid", "oracle"):
         return SYSTEMS[name](backend, large)
     return SYSTEMS[name](small)

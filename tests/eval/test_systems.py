@@ -38,6 +38,8 @@ def test_unknown_system_and_missing_large_model():
         make_system("psychic")
     with pytest.raises(ValueError, match="--large openai:"):
         make_system("large")
+    with pytest.raises(ValueError, match="--large openai:"):  # never the small model under the large label
+        make_system("large", backend="llamacpp:embedded")
 
 
 @pytest.mark.slow
