@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -134,15 +135,18 @@ class TransformersBackend:
         return kwargs
 
     def _run(self, prompt: list[int], params: Sampling, n: int, seed: int | None,
-             streamer: Any = None) -> list[list[int]]:
+             streamer: Any = None, cancel: threading.Event | None = None) -> list[list[int]]:
         import torch
 
+        kwargs = self._generate_kwargs(params, n)
+        if cancel is not None:
+            kwargs["stopping_criteria"] = _stop_when_set(cancel)
         with self._lock, torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
             ids = torch.tensor([prompt], device=self.device)
             out = self.lm.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                                   **self._generate_kwargs(params, n))
+                                   **kwargs)
         return [row[len(prompt):].tolist() for row in out]
 
     def _completion(self, generated: list[int], prompt: list[int], params: Sampling, timer: Timer) -> Completion:
@@ -185,10 +189,11 @@ class TransformersBackend:
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
                                         timeout=params.timeout)
         result: dict[str, Any] = {}
+        cancel = threading.Event()  # set when the consumer stops reading: generation stops at the next token
 
         def work() -> None:
             try:
-                result["rows"] = self._run(prompt, params, 1, params.seed, streamer)
+                result["rows"] = self._run(prompt, params, 1, params.seed, streamer, cancel)
             except BaseException as exc:  # handed to the consumer
                 result["error"] = exc
                 streamer.end()
@@ -196,20 +201,27 @@ class TransformersBackend:
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
         text, sent = "", 0
-        for piece in streamer:
-            text += piece
-            cut = _stop_at(text, params.stop)
-            ready = cut if cut is not None else len(text) - _held_back(text, params.stop)
-            if ready > sent:
-                yield StreamChunk(text[sent:ready])
-                sent = ready
-        worker.join()
-        if "error" in result:
-            raise BackendError(f"transformers generation failed: {result['error']}") from result["error"]
-        final = self._completion(result["rows"][0], prompt, params, timer)
-        if len(final.text) > sent:
-            yield StreamChunk(final.text[sent:])
-        yield StreamChunk("", final)
+        try:
+            try:
+                for piece in streamer:
+                    text += piece
+                    cut = _stop_at(text, params.stop)
+                    ready = cut if cut is not None else len(text) - _held_back(text, params.stop)
+                    if ready > sent:
+                        yield StreamChunk(text[sent:ready])
+                        sent = ready
+            except queue.Empty:
+                raise BackendError(f"transformers produced no token within the {params.timeout}s timeout "
+                                   "(raise `timeout`, lower `max_tokens` or use a smaller model)") from None
+            worker.join()
+            if "error" in result:
+                raise BackendError(f"transformers generation failed: {result['error']}") from result["error"]
+            final = self._completion(result["rows"][0], prompt, params, timer)
+            if len(final.text) > sent:
+                yield StreamChunk(final.text[sent:])
+            yield StreamChunk("", final)
+        finally:  # also on close(): a caller that breaks out (budget, loop guard) frees the model
+            cancel.set()
 
     async def astream(self, messages: Messages | str, sampling: Sampling | None = None,
                       **overrides: Any) -> AsyncIterator[StreamChunk]:
@@ -226,6 +238,18 @@ def _stop_at(text: str, stops: tuple[str, ...]) -> int | None:
 def _held_back(text: str, stops: tuple[str, ...]) -> int:
     """Length of the longest end of ``text`` that may be the start of a stop string."""
     return max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+
+
+def _stop_when_set(event: threading.Event) -> Any:
+    """A ``transformers`` stopping criterion that ends every sequence once ``event`` is set."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _WhenSet(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_WhenSet()])
 
 
 _LOCKS: dict[int, threading.Lock] = {}

@@ -67,3 +67,23 @@ def test_length_and_stop(hf_backend) -> None:
     full = hf_backend.generate(count, temperature=0, max_tokens=16)[0].text
     stopped = hf_backend.generate(count, temperature=0, max_tokens=16, stop=["5"])[0]
     assert "5" in full and stopped.text == full[:full.index("5")] and stopped.finish_reason == "stop"
+
+
+def test_a_stream_left_early_stops_generating(hf_backend) -> None:
+    """Budget forcing and the loop guard break out of the stream: the model must be free soon after."""
+    messages = [{"role": "user", "content": "Count from 1 to 1000, one number per line."},
+                {"role": "assistant", "content": "1\n2\n3\n4\n5\n6\n"}]
+    stream = hf_backend.stream(messages, temperature=0, max_tokens=600)
+    next(stream)
+    stream.close()
+    assert hf_backend._lock.acquire(timeout=5), "the worker kept generating after the caller left"
+    hf_backend._lock.release()
+
+
+def test_a_stream_timeout_is_a_backend_error(hf_backend) -> None:
+    from reasoner.base import BackendError
+
+    with pytest.raises(BackendError, match="no token within"):
+        list(hf_backend.stream("Write a long story about a dragon.", temperature=0, max_tokens=50, timeout=0.001))
+    assert hf_backend._lock.acquire(timeout=10)
+    hf_backend._lock.release()
