@@ -225,3 +225,36 @@ def test_example_configs_load():
             for entry in pipeline.stages:
                 entry = dict(entry)
                 from_dict(STAGES[entry.pop("stage")], entry)
+
+
+# -- rewards (the same scorer as eval) ------------------------------------------------------
+HUMANEVAL_SPEC = {"kind": "code", "prompt": 'def add(a, b):\n    """Sum of a and b."""\n', "entry_point": "add",
+                  "tests": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"}
+
+
+def test_code_reward_wraps_and_extracts_like_eval():
+    from eval.benchmarks import Item
+    from eval.scoring import score as eval_score
+    from training.rewards import score
+
+    body = "```python\n    return a + b\n```"  # a body that continues the prompt's function, as eval accepts
+    fenced_wrong = "```python\ndef add(a, b):\n    return a - b\n```"  # fails only when check(add) runs
+    fenced_right = "Here:\n```python\ndef add(a, b):\n    return a + b\n```"
+    item = Item(id="he", prompt="", kind="code", gold={"test": HUMANEVAL_SPEC["tests"],
+                                                       "prompt": HUMANEVAL_SPEC["prompt"], "entry_point": "add"})
+    for text, expected in ((body, 1.0), (fenced_wrong, 0.0), (fenced_right, 1.0)):
+        assert score(text, HUMANEVAL_SPEC) == expected == eval_score(item, text).score
+
+
+def test_correctness_reward_scores_ifeval_with_the_prompt_and_skips_rubrics():
+    import json
+
+    from training.rewards import correctness_reward
+
+    spec = json.dumps({"kind": "ifeval", "instruction_ids": ["change_case:english_lowercase",
+                                                             "punctuation:no_comma"], "kwargs": [{}, {}]})
+    prompts = [[{"role": "user", "content": "Answer in lowercase without commas."}]] * 3
+    rubric = json.dumps({"kind": "rubric", "rubric": "is it kind?"})
+    rewards = correctness_reward(["all lower case here", "Upper, and comma", "Hello there"],
+                                 [spec, spec, rubric], prompts=prompts)
+    assert rewards == [1.0, 0.0, None]
