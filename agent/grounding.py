@@ -90,7 +90,7 @@ def extract_answer(question: str, passages: Sequence[dict[str, Any]], max_senten
             overlap = len(q & content_words(f"{p['title']} {sentence}"))
             candidates.append((overlap, -order, -i, sentence, p["n"]))
     candidates.sort(reverse=True)
-    chosen = candidates[:max_sentences]
+    chosen = [c for c in candidates[:max_sentences] if c[0] > 0]  # a sentence must share a word
     chosen.sort(key=lambda c: (-c[1], -c[2]))
     text = " ".join(f"{s.rstrip('.')} [{n}]." for *_, s, n in chosen)
     used = list(dict.fromkeys(n for *_, n in chosen))
@@ -98,7 +98,7 @@ def extract_answer(question: str, passages: Sequence[dict[str, Any]], max_senten
 
 
 _FOLLOW_UP = re.compile(r"^\s*(?:and|but|ok(?:ay)?|so)?[\s,]*(?:what|how)\s+about\s+(.+?)\s*[?.!]*\s*$", re.I)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w)])-?\d+(?:\.\d+)?")
 _ENTITY = re.compile(r"(?:[A-Z][\w'-]+)(?:\s+(?:of|the|de|von|van|[A-Z][\w'-]+))*")
 _DEICTIC = re.compile(r"\b(it|its|he|she|him|her|his|they|them|their|this|that|those|these|there|then)\b", re.I)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -51,15 +52,24 @@ class Nodes:
     def __init__(self, parts: Components) -> None:
         self.parts = parts
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
 
     # -- helpers ------------------------------------------------------------------------
     def vector(self, text: str) -> np.ndarray:
         """The question's embedding, computed once and shared by the router and dense search."""
-        if text not in self._vectors:
-            self._vectors[text] = self.parts.embedder.get().encode_query(text)
+        with self._vectors_lock:
+            if text in self._vectors:
+                return self._vectors[text]
+        vector = self.parts.embedder.get().encode_query(text)
+        with self._vectors_lock:
+            self._vectors[text] = vector
             while len(self._vectors) > 256:
                 self._vectors.popitem(last=False)
-        return self._vectors[text]
+        return vector
+
+    async def reasoner(self) -> Any:
+        """The reasoner backend, loaded off the event loop on first use."""
+        return await asyncio.to_thread(self.parts.reasoner.get)
 
     def sampling(self, state: AgentState) -> dict[str, Any]:
         options, settings = state.get("options") or {}, self.parts.settings
@@ -67,7 +77,10 @@ class Nodes:
                 "temperature": options.get("temperature", settings.reasoner_temperature)}
 
     async def complete(self, backend: Any, messages: list[dict[str, str]], stream: bool, **sampling: Any) -> Completion:
-        """One completion, streaming its tokens as custom events when asked to."""
+        """One completion, streaming its tokens as custom events when asked to. A generation never
+        outlives the request timeout (a thread cannot be cancelled, so the backend stops itself)."""
+        limits = [t for t in (backend.defaults.timeout, self.parts.settings.request_timeout) if t]
+        sampling.setdefault("timeout", min(limits) if limits else None)
         if not stream:
             return (await backend.agenerate(messages, **sampling))[0]
         completion = None
@@ -97,7 +110,7 @@ class Nodes:
             method = "rule"
             if rewritten is None:
                 method = "model"
-                completion = (await self.parts.reasoner.get().agenerate(
+                completion = (await (await self.reasoner()).agenerate(
                     prompts.condense_messages(history, question), temperature=0.0, max_tokens=64))[0]
                 completions.append(completion)
                 rewritten = _clean_rewrite(completion.answer or completion.text)
@@ -120,7 +133,8 @@ class Nodes:
                     "usage": record(state, "route", started, backend="forced")}
         question = state["standalone_question"]
         vector = await asyncio.to_thread(self.vector, question)
-        decision = self.parts.router.get().predict(question, vector=vector)
+        router = await asyncio.to_thread(self.parts.router.get)
+        decision = router.predict(question, vector=vector)
         return {"route": decision.route, "route_scores": decision.scores,
                 "usage": record(state, "route", started, backend="router")}
 
@@ -143,7 +157,7 @@ class Nodes:
         passages = state.get("passages") or []
         missing = [p for p in passages if p.get("dense") is None]
         if missing:
-            vector = self.vector(state["standalone_question"])
+            vector = await asyncio.to_thread(self.vector, state["standalone_question"])
             vectors = await asyncio.to_thread(
                 self.parts.embedder.get().encode, [f"{p['title']}\n{p['text']}" for p in missing])
             for p, similarity in zip(missing, vectors @ vector, strict=True):
@@ -165,7 +179,7 @@ class Nodes:
         passages = state.get("passages") or []
         facts = prompts.numbered_passages(passages, relevant) if mixed and relevant else ""
         messages = prompts.reason_messages(state["standalone_question"], facts)
-        backend = control.wrap(self.parts.reasoner.get(),
+        backend = control.wrap(await self.reasoner(),
                                think_budget=options.get("think_budget") or settings.think_budget)
         method = options.get("tts") or settings.tts
         tts_field = None
@@ -191,8 +205,9 @@ class Nodes:
         ctl = completion.extra.get("control") or {}
         if ctl.get("loop_guard") or ctl.get("budget_forced"):
             notes.append("reasoning control: " + ", ".join(k for k in ("loop_guard", "budget_forced") if ctl.get(k)))
+        # the facts are cited, but the computed answer is not checked against them: not "grounded"
         return {"answer": answer, "final_answer": final, "reasoning": completion.reasoning,
-                "citations": citations, "grounded": bool(citations), "status": status, "notes": notes,
+                "citations": citations, "grounded": False, "status": status, "notes": notes,
                 "tts": tts_field,
                 "usage": record(state, "reason", started, [completion], truncated=completion.truncated,
                                 control=ctl or None)}
@@ -205,11 +220,13 @@ class Nodes:
         passages = sorted((p for p in state.get("passages") or [] if p["n"] in keep),
                           key=lambda p: -p.get("relevance", 0.0))[:self.parts.settings.answer_passages]
         messages = prompts.knowledge_messages(question, prompts.numbered_passages(passages, limit=500))
-        completion = await self.complete(self.parts.reasoner.get(), messages, stream=False,
+        completion = await self.complete(await self.reasoner(), messages, stream=False,
                                          **{**self.sampling(state), "temperature": 0.0})
         checked = ground_answer(completion.answer or completion.text, passages, question=question)
         if not checked.text:
             checked = extract_answer(question, passages)
+        if not checked.text:  # no passage sentence is about the question after all
+            return await self.escalate(state)
         text, citations = _renumber(checked, passages)
         emit({"token": text})
         notes = list(state.get("notes") or [])

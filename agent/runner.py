@@ -33,10 +33,16 @@ class AgentRunner:
 
                 path = Path(self.settings.checkpoint_db)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = await aiosqlite.connect(str(path))
-                saver = AsyncSqliteSaver(self._conn)
-                await saver.setup()
-                self._graph = build_graph(self.settings, checkpointer=saver, **self._parts)
+                conn = await aiosqlite.connect(str(path))
+                try:
+                    saver = AsyncSqliteSaver(conn)
+                    await saver.setup()
+                    # off the loop: a knowledge endpoint without a model name is asked for its models
+                    self._graph = await asyncio.to_thread(build_graph, self.settings, saver, **self._parts)
+                except BaseException:
+                    await conn.close()
+                    raise
+                self._conn = conn
         return self._graph
 
     @staticmethod

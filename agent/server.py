@@ -536,7 +536,11 @@ def create_app(runner: Any = None, settings: Settings | None = None) -> FastAPI:
 
         task = asyncio.create_task(produce())
         task.add_done_callback(lambda _: gate.leave())
-        first = await queue.get()
+        try:
+            first = await queue.get()
+        except BaseException:  # the client left or the server is stopping: stop the agent too
+            task.cancel()
+            raise
         if isinstance(first, ApiError):
             raise first
         completion = Completion(thread_id)

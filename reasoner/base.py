@@ -147,22 +147,27 @@ class Timer:
 async def iterate_in_thread(make_iter: Any) -> AsyncIterator[Any]:
     """Run a blocking iterator in a worker thread and yield its items without blocking the loop."""
     import asyncio
+    import contextlib
     import threading
 
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     cancelled = threading.Event()
 
+    def send(kind: str, item: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, item))
+
     def pump() -> None:
         try:
             for item in make_iter():
                 if cancelled.is_set():
                     break
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                send("item", item)
         except BaseException as exc:  # handed to the consumer
-            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            send("error", exc)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            send("end", None)
 
     worker = threading.Thread(target=pump, daemon=True)
     worker.start()

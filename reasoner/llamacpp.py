@@ -7,6 +7,7 @@ import atexit
 import functools
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+_LOADED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 @functools.lru_cache(maxsize=4)
 def _load(path: str, n_ctx: int, n_threads: int) -> Any:
     try:
@@ -43,10 +47,18 @@ def _load(path: str, n_ctx: int, n_threads: int) -> Any:
         # n_threads_batch too: llama-cpp-python gives prompt processing all CPUs by default.
         llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, n_batch=512,
                     verbose=False)
+        _LOADED.add(llm)
     except (ValueError, RuntimeError) as exc:
         raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
-    atexit.register(llm.close)  # free it before interpreter teardown (else Llama.__del__ fails noisily)
     return llm
+
+
+@atexit.register
+def _free_models() -> None:
+    """Free the cached models before interpreter teardown (else ``Llama.__del__`` fails noisily)."""
+    for llm in _LOADED:
+        llm.close()
+    _load.cache_clear()
 
 
 class LlamaCppBackend:

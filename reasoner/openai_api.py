@@ -57,7 +57,9 @@ class OpenAIBackend:
         from openai import OpenAI
 
         self.base_url = normalise_base_url(base_url)
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        # the user's OpenAI key goes to OpenAI only, never to another host
+        openai_key = os.environ.get("OPENAI_API_KEY") if "api.openai.com" in self.base_url else None
+        self.api_key = api_key or openai_key or "EMPTY"
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.client = OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
