@@ -337,16 +337,23 @@ class Controlled:
                **overrides: Any) -> Iterator[StreamChunk]:
         return controlled_stream(self.backend, messages, sampling, self.control, **overrides)
 
+    def _samples(self, sampling: Sampling | None, overrides: dict[str, Any]) -> tuple[Sampling, list[int | None]]:
+        """One request per sample (``n=1``), seeds ``seed, seed + 1, …``: a stream yields one completion."""
+        params = resolve_sampling(self.defaults, sampling, overrides)
+        return params.with_(n=1), [None if params.seed is None else params.seed + i for i in range(params.n)]
+
     def generate(self, messages: Messages | str, sampling: Sampling | None = None,
                  **overrides: Any) -> list[Completion]:
-        params = resolve_sampling(self.defaults, sampling, overrides)
-        seeds = [None if params.seed is None else params.seed + i for i in range(params.n)]
-        return [controlled_generate(self.backend, messages, params.with_(n=1), self.control, seed=seed)
-                for seed in seeds]
+        params, seeds = self._samples(sampling, overrides)
+        return [controlled_generate(self.backend, messages, params, self.control, seed=seed) for seed in seeds]
 
     async def agenerate(self, messages: Messages | str, sampling: Sampling | None = None,
                         **overrides: Any) -> list[Completion]:
-        return await asyncio.to_thread(self.generate, messages, sampling, **overrides)
+        """The ``n`` samples at once, one thread each (a server batches them; llama.cpp takes turns)."""
+        params, seeds = self._samples(sampling, overrides)
+        return list(await asyncio.gather(*(
+            asyncio.to_thread(controlled_generate, self.backend, messages, params, self.control, seed=seed)
+            for seed in seeds)))
 
     async def astream(self, messages: Messages | str, sampling: Sampling | None = None,
                       **overrides: Any) -> AsyncIterator[StreamChunk]:

@@ -114,6 +114,16 @@ def test_async_stream_of_a_wrapped_backend(embedded_backend) -> None:
     assert text.endswith(completion.answer) and completion.final_answer is not None
 
 
+def test_async_samples_come_back_complete_and_in_order(embedded_backend) -> None:
+    """``agenerate`` runs the samples in threads at once; llama.cpp takes them in turn (greedy: all equal)."""
+    controlled = wrap(embedded_backend, think_budget=8, answer_tokens=8)
+    options = {"temperature": 0.0, "max_tokens": 24}
+    together = asyncio.run(controlled.agenerate(messages("What is 7 * 6?"), n=3, **options))
+    [alone] = controlled.generate(messages("What is 7 * 6?"), n=1, **options)
+    assert [c.text for c in together] == [alone.text] * 3
+    assert all(c.extra["control"]["budget_forced"] for c in together)
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="think_budget"):
         Control(think_budget=0)
