@@ -44,7 +44,9 @@ def serve(
                                                    "embedded GGUF)")] = None,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind")] = 8000,
-    api_key: Annotated[str | None, typer.Option(help="require this key from clients")] = None,
+    api_key: Annotated[str | None, typer.Option(help="require this key from clients (or env CORECOVER_SERVE_API_KEY; "
+                                                     "handed to the server by environment, never shown)",
+                                                envvar="CORECOVER_SERVE_API_KEY")] = None,
     engine: Annotated[str, typer.Option(help="auto | vllm | llamacpp")] = "auto",
     wait: Annotated[float, typer.Option(help="seconds to wait for the server to come up")] = 300.0,
 ) -> None:
@@ -64,7 +66,7 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     base_url = base_url_of(host, port)
-    typer.echo(f"starting {plan.engine} for {plan.model}: {' '.join(plan.command)}", err=True)
+    typer.echo(f"starting {plan.engine} for {plan.model}: {plan.describe()}", err=True)
     typer.echo(f"base_url: {base_url}", err=True)
     signal.signal(signal.SIGTERM, interrupt)
     process = start(plan)

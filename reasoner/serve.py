@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -32,11 +32,18 @@ ENGINES = ("auto", "vllm", "llamacpp")
 
 @dataclass(frozen=True)
 class ServerPlan:
-    """What to run: the command line, the engine, and the model name the server will list."""
+    """What to run: the command line, the engine, the model name the server will list, and
+    environment variables for the child (the API key travels there, never on the command line)."""
 
     command: list[str]
     engine: str
     model: str
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def describe(self) -> str:
+        """The command line for logs, with any secret masked."""
+        secret = " (API key: ****)" if self.env else ""
+        return " ".join(self.command) + secret
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -88,9 +95,7 @@ def _vllm_plan(model: str, host: str, port: int, api_key: str | None) -> ServerP
                 "max_new_tokens": chat.max_tokens}
     command = ["vllm", "serve", model, "--host", host, "--port", str(port),
                "--override-generation-config", json.dumps(sampling)]
-    if api_key:
-        command += ["--api-key", api_key]
-    return ServerPlan(command, "vllm", model)
+    return ServerPlan(command, "vllm", model, {"VLLM_API_KEY": api_key} if api_key else {})
 
 
 def _llamacpp_plan(model: str | None, host: str, port: int, api_key: str | None, n_ctx: int,
@@ -109,9 +114,8 @@ def _llamacpp_plan(model: str | None, host: str, port: int, api_key: str | None,
                "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
                "--n_threads", str(n_threads or default_threads()),
                "--n_threads_batch", str(n_threads or default_threads())]
-    if api_key:
-        command += ["--api_key", api_key]
-    return ServerPlan(command, "llamacpp", path.stem)
+    # llama_cpp.server reads any setting it is not given on the command line from the environment.
+    return ServerPlan(command, "llamacpp", path.stem, {"API_KEY": api_key} if api_key else {})
 
 
 def wait_for_models(base_url: str, timeout: float = 60.0, api_key: str | None = None,
@@ -166,10 +170,13 @@ def base_url_of(host: str, port: int) -> str:
 
 def start(plan: ServerPlan, log: IO[str] | None = None) -> subprocess.Popen:
     """Start the server in its own process group; its output goes to ``log`` (default: inherited)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    if plan.engine == "llamacpp":
+        env.pop("API_KEY", None)  # a stray API_KEY of another tool would lock clients out
+    env.update(plan.env)
     try:
         return subprocess.Popen(plan.command, stdout=log, stderr=subprocess.STDOUT if log else None,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     except FileNotFoundError as exc:
         raise BackendError(f"cannot run {plan.command[0]!r}: install {plan.engine} first") from exc
 

@@ -27,7 +27,18 @@ def test_vllm_plan_carries_the_vibethinker_settings() -> None:
     assert plan.command[:3] == ["vllm", "serve", "WeiboAI/VibeThinker-3B"]
     settings = json.loads(plan.command[plan.command.index("--override-generation-config") + 1])
     assert settings == {"temperature": 0.6, "top_p": 0.95, "top_k": -1, "max_new_tokens": 16384}
-    assert plan.command[-2:] == ["--api-key", "k"]
+    assert "k" not in plan.command and plan.env == {"VLLM_API_KEY": "k"}  # not in `ps`, not in logs
+    assert plan.describe().endswith("(API key: ****)") and "'k'" not in repr(plan)
+
+
+def test_api_key_goes_by_environment_and_is_enforced() -> None:
+    import httpx
+
+    plan = plan_server(port=9003, engine="llamacpp", api_key="s3cret")
+    assert not any("s3cret" in part for part in plan.command) and plan.env == {"API_KEY": "s3cret"}
+    with running_server(api_key="s3cret") as base_url:
+        assert httpx.get(base_url + "/models", timeout=10).status_code == 401
+        assert served_models(base_url, "s3cret") == ["SmolLM2-135M-Instruct.Q4_1"]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
