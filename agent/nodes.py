@@ -20,9 +20,9 @@ from agent.components import Components
 from agent.grounding import Grounded, extract_answer, ground_answer, needs_context, substitute_follow_up
 from agent.state import AgentState
 from reasoner import Completion, control, tts
+from reasoner.parsing import last_number
 
 MAX_QUESTION_CHARS = 8000
-_LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
 class AgentInputError(ValueError):
@@ -193,7 +193,7 @@ class Nodes:
         else:
             completion = await self.complete(backend, messages, stream=True, **self.sampling(state))
         answer = completion.answer or completion.text.strip()
-        final = completion.final_answer or _last_number(answer)
+        final = completion.final_answer or last_number(answer)
         citations = [_citation(p) for p in passages if p["n"] in relevant] if mixed else []
         status = "truncated" if completion.truncated and final is None else "answered"
         notes = list(state.get("notes") or [])
@@ -316,11 +316,6 @@ def _renumber(checked: Grounded, passages: Sequence[dict[str, Any]]) -> tuple[st
     text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), m.group(1))}]", checked.text)
     by_n = {p["n"]: p for p in passages}
     return text, [{**_citation(by_n[old]), "n": new} for old, new in mapping.items()]
-
-
-def _last_number(text: str) -> str | None:
-    found = _LAST_NUMBER.findall(text)
-    return found[-1].replace(",", "") if found else None
 
 
 def _clean_rewrite(text: str) -> str | None:
