@@ -116,9 +116,16 @@ def plot_accuracy(results: list[dict[str, Any]], path: Path) -> None:
                label=f"{PUBLISHED_MODEL} (published)" if system == "published" else system,
                hatch="//" if system == "published" else None, alpha=0.6 if system == "published" else 1.0)
     ax.set_xticks([i + width * (len(columns) - 1) / 2 for i in range(len(benches))], benches, rotation=20)
-    ax.set_ylabel("accuracy (%)")
+    _save_bars(fig, ax, path, "accuracy (%)", "Accuracy per benchmark and system")
+
+
+def _save_bars(fig: Any, ax: Any, path: Path, ylabel: str, title: str) -> None:
+    """Label a percentage bar chart, save it as PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
-    ax.set_title("Accuracy per benchmark and system")
+    ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -158,13 +165,7 @@ def plot_compression_coverage(results: list[dict[str, Any]], path: Path) -> None
         heights = [sum(table[system][g]) / len(table[system][g]) if table[system][g] else 0.0 for g in groups]
         ax.bar([i + j * width for i in range(len(groups))], heights, width, label=system)
     ax.set_xticks([i + width * (len(systems) - 1) / 2 for i in range(len(groups))], groups)
-    ax.set_ylabel("mean accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Compression (reasoning sets) vs coverage (knowledge sets)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_bars(fig, ax, path, "mean accuracy (%)", "Compression (reasoning sets) vs coverage (knowledge sets)")
 
 
 def write_report(dirs: list[Path] | list[str], out: Path | str) -> Path:
