@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from agent import prompts  # noqa: E402  the agent's own reason prompt
 from reasoner.calculator import parse_number  # noqa: E402
@@ -109,12 +110,18 @@ def arithmetic_items(count: int, seed: int) -> list[dict[str, Any]]:
 
 
 # -- one answer ---------------------------------------------------------------------------
-def stated_answer(completion: Any) -> str | None:
-    """The final answer the text states (strict: no stated answer, no credit)."""
-    if completion.final_answer:
-        return completion.final_answer
-    found = _STATED.findall(completion.answer or completion.text)
-    return found[-1] if found else None
+def stated_answer(final_answer: str | None, answer: str) -> str | None:
+    """The final answer the text states (strict: no stated answer, no credit): the boxed answer,
+    else the number after the last "the answer is" / "final answer:" / "####" (the result when
+    a calculation follows: "the answer is 8 + 1 = 9" states 9)."""
+    if final_answer:
+        return final_answer
+    found = list(_STATED.finditer(answer))
+    if not found:
+        return None
+    sentence = re.split(r"(?<=[^\d])\.(?!\d)|\n", answer[found[-1].end():], maxsplit=1)[0]
+    result = sentence.rsplit("=", 1)[1] if "=" in sentence else sentence
+    return last_number(result.split(" and ")[0]) if "=" in sentence else found[-1].group(1)
 
 
 def same(answer: str | None, gold: str) -> bool:
@@ -123,29 +130,32 @@ def same(answer: str | None, gold: str) -> bool:
 
 
 def run_one(backend: Any, item: dict[str, Any], mode: str, max_tokens: int) -> dict[str, Any]:
+    """Generate one answer (the slow part); everything derived from its text is computed in :func:`score`."""
     control = Control(calculator="inject" if mode == "inject" else "flag")
     started = time.perf_counter()
     completion = controlled_generate(backend, prompts.reason_messages(item["question"]), control=control,
                                      temperature=0.0, max_tokens=max_tokens, timeout=1800)
-    seconds = time.perf_counter() - started
-    answer = completion.answer or completion.text.strip()
-    stated = stated_answer(completion)
-    agent_final = completion.final_answer or last_number(answer)  # what the agent's reason node passes
-    tick = time.perf_counter()
-    verdict = verify(item["question"], completion.text, agent_final)
-    check_ms = (time.perf_counter() - tick) * 1000
     calc = completion.extra.get("calculator") or {}
-    return {
-        "id": item["id"], "set": item["set"], "index": item["index"], "mode": mode, "gold": item["gold"],
-        "stated": stated, "agent_final": agent_final, "correct": same(stated, item["gold"]),
-        "agent_final_correct": same(agent_final, item["gold"]),
-        "status": verdict.status, "corrected": verdict.corrected,
-        "corrected_correct": same(verdict.corrected, item["gold"]) if verdict.corrected else None,
-        "failed_steps": sum(c["outcome"] == "failed" for c in calc.get("steps", [])),
-        "steps": len(calc.get("steps", [])), "injections": len(calc.get("injections", [])),
-        "tokens": completion.completion_tokens, "seconds": round(seconds, 3), "check_ms": round(check_ms, 3),
-        "text": completion.text,
-    }
+    return {"id": item["id"], "set": item["set"], "index": item["index"], "mode": mode, "gold": item["gold"],
+            "text": completion.text, "answer": completion.answer, "final_answer": completion.final_answer,
+            "injections": len(calc.get("injections", [])), "tokens": completion.completion_tokens,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def score(row: dict[str, Any], question: str) -> dict[str, Any]:
+    """Strict correctness, the verdict (as the agent's reason node would ask for it) and its latency."""
+    answer = row["answer"] or row["text"].strip()
+    stated = stated_answer(row["final_answer"], answer)
+    agent_final = row["final_answer"] or last_number(answer)  # what the agent's reason node passes
+    tick = time.perf_counter()
+    verdict = verify(question, row["text"], agent_final)
+    check_ms = (time.perf_counter() - tick) * 1000
+    return {**row, "stated": stated, "agent_final": agent_final, "correct": same(stated, row["gold"]),
+            "agent_final_correct": same(agent_final, row["gold"]), "status": verdict.status,
+            "corrected": verdict.corrected,
+            "corrected_correct": same(verdict.corrected, row["gold"]) if verdict.corrected else None,
+            "failed_steps": sum(c.name == "step" and c.outcome == "failed" for c in verdict.checks),
+            "check_ms": check_ms}
 
 
 # -- report -------------------------------------------------------------------------------
@@ -197,7 +207,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "calculator.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-calculator.jsonl")
     parser.add_argument("--report-only", action="store_true", help="print the report of --out, run nothing")
     args = parser.parse_args()
 
@@ -224,8 +234,9 @@ def main() -> None:
                     rate = (time.perf_counter() - started) / count
                     print(f"  {count}/{len(todo)} answers, {rate:.1f} s each, ~{rate * (len(todo) - count) / 60:.0f} "
                           "min left", file=sys.stderr)
-    wanted = {item["id"] for item in items}
-    report([row for key, row in done.items() if key[0] in wanted])
+    questions = {item["id"]: item["question"] for item in items}
+    verify("What is 1 + 1?", "1 + 1 = 2", "2")  # imports done once, before the timing
+    report([score(row, questions[key[0]]) for key, row in done.items() if key[0] in questions])
 
 
 if __name__ == "__main__":

@@ -232,7 +232,7 @@ def calculator_stream(backend: ChatBackend, messages: Messages | str, sampling: 
     while completion_tokens < params.max_tokens:
         found = pending(head + text) if len(log) < max_injections else None
         if found is not None:
-            value = format_number(found[1])
+            value = format_number(found[1], 4)
             piece = value if (head + text).endswith((" ", "\t")) else " " + value
             log.append({"expression": found[0], "value": value})
             text += piece
