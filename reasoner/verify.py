@@ -22,6 +22,21 @@ API (stable; the agent's reason node calls it)::
   sandbox (:mod:`reasoner.sandbox`), and a random marker printed after the last test proves
   they all ran (code that exits early does not pass).
 
+In the agent's reason node (``verify`` blocks: ~1 s on the first equation, which imports sympy,
+and a sandbox run for code, so call it with ``await asyncio.to_thread(verify, ...)``)::
+
+    verdict = verify(question, completion.text, final, tts=tts_field)
+    # verified     -> status "verified"
+    # contradicted -> the model's answer is wrong; verdict.corrected is the exact answer
+    # unverified   -> "unverified" (or "low_confidence" when the agreement check failed);
+    #                 any failed "step" check is a flagged calculation
+    answer["checks"] = [c.as_dict() for c in verdict.checks]
+
+The calculator modes of generation (``flag``: steps listed in ``Completion.extra["calculator"]``;
+``inject``: exact values written into the stream) live in :mod:`reasoner.control`
+(``control.wrap(backend, calculator="off"|"flag"|"inject")``); numbers in any format are read
+by :func:`reasoner.calculator.parse_number`.
+
 ``contradicted`` means such a check computed a different answer (``corrected`` holds it).
 Anything else is ``unverified``: written steps that recompute correctly (``step`` checks) do
 not verify a word problem, whose set-up may be wrong; sample agreement (``tts=``, the agent's
