@@ -126,7 +126,7 @@ class Verdict:
 # -- reading the question -----------------------------------------------------------------
 def _prepare(question: str) -> str:
     """The question without known instructions, number words as digits, word operators as symbols."""
-    text = _INSTRUCTIONS.sub(" ", question[:MAX_QUESTION])
+    text = _INSTRUCTIONS.sub(" ", question[:MAX_QUESTION].replace("’", "'"))
     try:
         from text_to_num import alpha2digit
 
@@ -276,8 +276,9 @@ def check_equation(question: str, final_answer: str | None) -> tuple[Check, str 
         return Check("equation", "skipped", f"{shown}: not solved exactly ({exc})"), None
     except Exception as exc:  # sympy's own errors: never a crash, never a verdict
         return Check("equation", "skipped", f"{shown}: not solved exactly ({type(exc).__name__})"), None
-    if solutions is None:
-        return Check("equation", "skipped", f"{shown}: no finite set of rational solutions to compare"), None
+    if not solutions:
+        why = "no real solution" if solutions == [] else "no finite set of rational solutions"
+        return Check("equation", "skipped", f"{shown}: {why} to compare"), None
     corrected = " or ".join(f"{variable} = {exact_text(s)}" for s in solutions)
     values = _answer_values(final_answer, variable) if final_answer else None
     if values is None:

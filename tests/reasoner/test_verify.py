@@ -78,6 +78,8 @@ def test_wrong_or_incomplete_equation_answers_are_contradicted() -> None:
     assert status("Solve x^2 = 2", "1.414") == "unverified"  # irrational: not compared
     assert status("Solve x/0 = 2", "1") == "unverified"
     assert status("Solve x + y = 3", "1") == "unverified"  # two variables
+    assert verify("Solve x^2 + 1 = 0", "", "1").as_dict()["corrected"] is None  # no real solution
+    assert status("What’s 6 * 7?", "42") == "verified"
 
 
 @pytest.mark.parametrize("question", [
