@@ -381,6 +381,23 @@ def check_chain(chain: Chain) -> StepResult:
     return StepResult("passed", f"{shown}: {how}", previous)
 
 
+def operands(text: str) -> list[tuple[str, Fraction]]:
+    """The numbers a text's calculations take as inputs (not the results they state), in order:
+    ``"16 - 3 - 4 = 9. 9 * 2 = 18"`` → 16, 3, 4, 9, 2. On the mixed route these are the numbers
+    that must come from the question or a cited passage."""
+    found: list[tuple[str, Fraction]] = []
+    for chain in find_chains(text):
+        for index, segment in enumerate(chain.segments):
+            if not has_operator(segment):
+                continue
+            numbers = re.findall(NUM, segment)
+            for number in numbers[1:] if index and numbers and _leading_number(segment) else numbers:
+                value = parse_number(number)
+                if value is not None:
+                    found.append((number, value))
+    return found
+
+
 def pending(text: str) -> tuple[str, Fraction] | None:
     """``(expression, exact value)`` when ``text`` ends in a computable expression and ``=``
     (``"so 17 * 23 ="``), else ``None``. A lone number, a variable or an error gives ``None``."""

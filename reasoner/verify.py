@@ -35,7 +35,9 @@ and a sandbox run for code, so call it with ``await asyncio.to_thread(verify, ..
 The calculator modes of generation (``flag``: steps listed in ``Completion.extra["calculator"]``;
 ``inject``: exact values written into the stream) live in :mod:`reasoner.control`
 (``control.wrap(backend, calculator="off"|"flag"|"inject")``); numbers in any format are read
-by :func:`reasoner.calculator.parse_number`.
+by :func:`reasoner.calculator.parse_number`. On the mixed route, :func:`reasoner.calculator.operands`
+lists the numbers the calculations take as inputs (each must come from the question or a cited
+passage; that match is the agent's), and the ``step`` checks here check the computation.
 
 ``contradicted`` means such a check computed a different answer (``corrected`` holds it).
 Anything else is ``unverified``: written steps that recompute correctly (``step`` checks) do

@@ -18,6 +18,7 @@ from reasoner.calculator import (
     exact_text,
     find_chains,
     format_number,
+    operands,
     parse_number,
     pending,
     word_number,
@@ -256,3 +257,10 @@ def test_the_models_own_digits_after_an_injection_are_dropped() -> None:
         chunks = list(calculator_stream(backend, "q"))
         assert chunks[-1].completion.text == shown, script
         assert "".join(c.delta for c in chunks) == shown
+
+
+def test_operands_are_the_inputs_of_calculations() -> None:
+    values = [v for _, v in operands("She has 16 - 3 - 4 = 9 eggs. 9 * $2 = $18, 5 * 4 = 20 * 2 = 40. In 1879.")]
+    assert values == [16, 3, 4, 9, 2, 5, 4, 2]  # 20 continues the chain: a result, not an input
+    assert operands("no calculation, just 1,879 and 1879.") == []
+    assert operands("15% of 1,200 = 180")[1] == ("1,200", 1200)
