@@ -156,8 +156,11 @@ def load_encoder(name: str, source: Path | str, *, root: Path | None = None, thr
     except CorruptExport:
         pass
     export(source, directory, stamp)
-    encoder = OnnxEncoder(directory, threads)
-    encoder.check()
+    try:
+        encoder = OnnxEncoder(directory, threads)
+        encoder.check()
+    except CorruptExport as e:  # made just now and still wrong: say so, never use other vectors
+        raise RetrieverError(f"{e}; delete {directory} and retry, or {EXPORT_HINT}") from None
     return encoder
 
 
