@@ -28,8 +28,9 @@ browser: setup
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "install chromium for the browser tests"
 	@$(BIN)/python -m agent.assets || true
 
+# tests run in random order (pytest-randomly; `make test` prints the seed, rerun an order with --randomly-seed=N)
 test: setup browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -p randomly
 
 lint: setup
 	$(BIN)/ruff check .
