@@ -32,8 +32,9 @@ browser: setup
 sandbox:
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || echo "install bubblewrap for the sandbox tests"
 
+# tests run in random order (pytest-randomly; `make test` prints the seed, rerun an order with --randomly-seed=N)
 test: setup browser sandbox
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -p randomly
 
 lint: setup
 	$(BIN)/ruff check .

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from eval.cli import app as eval_app
-from reasoner.cli import app as reasoner_app
-from retriever.cli import app as index_app
-from training.cli import app as train_app
-
 app = typer.Typer(help="corecover: a small reasoner for reasoning, retrieval for knowledge.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 config_app = typer.Typer(help="Show the settings in effect.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-app.add_typer(reasoner_app, name="reasoner")
-app.add_typer(index_app, name="index")
-app.add_typer(eval_app, name="eval")
-app.add_typer(train_app, name="train")
+
+# Each package's own sub-commands, mounted when the command line names them (or for --help):
+# a question never pays for importing the eval, training and index command modules.
+SUBCOMMANDS = {"reasoner": "reasoner.cli", "index": "retriever.cli", "eval": "eval.cli", "train": "training.cli"}
+_mounted: set[str] = set()
+
+
+def mount(names: Iterable[str] = SUBCOMMANDS) -> typer.Typer:
+    """Add the named package sub-command groups to :data:`app` (all by default); returns the app."""
+    for name in names:
+        if name not in _mounted:
+            app.add_typer(importlib.import_module(SUBCOMMANDS[name]).app, name=name)
+            _mounted.add(name)
+    return app
 
 err = Console(stderr=True)
 out = Console()
@@ -87,6 +94,9 @@ def show(result: dict[str, Any], show_thinking: bool = False, streamed: bool = F
 
 async def _ask_all(questions: list[str], thread: str | None, route: str | None, as_json: bool,
                    stream: bool, show_thinking: bool, options: dict[str, Any]) -> None:
+    from agent.components import prefetch
+
+    prefetch()  # the models load while LangGraph is imported
     from agent.runner import AgentRunner
 
     runner = AgentRunner()
@@ -231,6 +241,10 @@ def config_show(as_json: Annotated[bool, typer.Option("--json", help="print JSON
 
 def main() -> None:
     """Console-script entry point."""
+    words = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    first = words[0] if words else None
+    own = {command.name or command.callback.__name__ for command in app.registered_commands} | {"config"}
+    mount([first] if first in SUBCOMMANDS else [] if first in own else SUBCOMMANDS)
     try:
         app()
     except KeyboardInterrupt:

@@ -74,7 +74,8 @@ class Nodes:
     def sampling(self, state: AgentState) -> dict[str, Any]:
         options, settings = state.get("options") or {}, self.parts.settings
         return {"max_tokens": options.get("max_tokens") or settings.reasoner_max_tokens,
-                "temperature": options.get("temperature", settings.reasoner_temperature)}
+                "temperature": options.get("temperature", settings.reasoner_temperature),
+                "seed": options.get("seed")}
 
     async def complete(self, backend: Any, messages: list[dict[str, str]], stream: bool, **sampling: Any) -> Completion:
         """One completion, streaming its tokens as custom events when asked to. A generation never
@@ -186,7 +187,7 @@ class Nodes:
         if method != "none":
             completion, tts_field = await tts.answer_with_tts(
                 backend, messages, method, options.get("k") or settings.tts_k,
-                max_tokens=self.sampling(state)["max_tokens"])
+                max_tokens=self.sampling(state)["max_tokens"], seed=options.get("seed"))
             if completion is None:
                 raise RuntimeError("test-time scaling produced no candidate answer")
             emit({"token": completion.answer or completion.text})

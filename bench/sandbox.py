@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40, help="calls per sandbox for the overhead figures")
     parser.add_argument("--baseline-rev", help="git revision holding the old eval/sandbox.py")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     problem = sandbox.kernel_isolation()
     if problem:
         raise SystemExit(f"error: {problem}")

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -103,6 +104,23 @@ def sample_item(item: Item, sample: int, seed: int) -> Item:
     if item.kind == "mcq" and item.metadata.get("shuffle") and "options" in item.metadata:
         return shuffle_item(item, sample, seed)
     return item
+
+
+def sample_seed(seed: int, item_id: str, sample: int) -> int:
+    """The sampling seed of sample ``sample`` of an item: the same in every run, resumed or not, in any
+    order (an item's samples take consecutive seeds, so one call with ``n`` samples gets them all)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{item_id}".encode()).digest()[:4], "big") % 2**30 + sample
+
+
+def _consecutive(samples: list[int]) -> list[list[int]]:
+    """``[0, 1, 3, 4, 5]`` -> ``[[0, 1], [3, 4, 5]]``: runs that one call with consecutive seeds can make."""
+    runs: list[list[int]] = []
+    for s in samples:
+        if runs and s == runs[-1][-1] + 1:
+            runs[-1].append(s)
+        else:
+            runs.append([s])
+    return runs
 
 
 def _check_config(path: Path, config: dict[str, Any]) -> None:
@@ -189,7 +207,7 @@ async def run(benchmark: Benchmark, system: System, out: str | os.PathLike[str],
         if sample_item(item, 0, seed) is not item:
             jobs.extend((item, [s]) for s in missing)
         else:
-            jobs.append((item, missing))
+            jobs.extend((item, run) for run in _consecutive(missing))
     if on_start:
         on_start(sum(len(s) for _, s in jobs))
 
@@ -204,9 +222,11 @@ async def run(benchmark: Benchmark, system: System, out: str | os.PathLike[str],
     with open(samples_path, "a", encoding="utf-8") as log:
         async def one(item: Item, samples: list[int]) -> None:
             variant = sample_item(item, samples[0], seed)
+            seeded = sampling if sampling.seed is None else sampling.with_(
+                seed=sample_seed(sampling.seed, item.id, samples[0]))
             async with semaphore:
                 try:
-                    outputs: list[SampleOutput] = await system.answer(variant, sampling, len(samples))
+                    outputs: list[SampleOutput] = await system.answer(variant, seeded, len(samples))
                 except Exception as exc:  # recorded; the samples are retried by the next run
                     errors.append(f"{item.id}: {type(exc).__name__}: {exc}")
                     return

@@ -144,9 +144,10 @@ class HybridSystem:
         route = self.forced_route(item)
         if route:
             state["forced_route"] = route
-        for _ in range(n):
+        for i in range(n):
             start = time.perf_counter()
-            final = await self.graph.ainvoke(dict(state))
+            seed = None if sampling.seed is None else sampling.seed + i  # a sample's seed, as backends do
+            final = await self.graph.ainvoke({**state, "options": {**state["options"], "seed": seed}})
             result = final["result"]
             usage = result.get("usage") or {}
             total = usage.get("total", {})

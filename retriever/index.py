@@ -125,8 +125,8 @@ class Index:
             raise RetrieverError("no passages to index")
         if len({p.id for p in docs}) != len(docs):
             raise RetrieverError("passage ids must be unique")
-        chunks = chunk_passages(docs, embedder.tokenizer, max_tokens=min(chunk_tokens, embedder.max_tokens - 16),
-                                overlap=chunk_overlap)
+        chunks = chunk_passages(docs, embedder.tokenizer, max_tokens=chunk_tokens, overlap=chunk_overlap,
+                                limit=embedder.max_tokens)  # title + chunk fit what the encoder reads
         texts = [embedding_text(c) for c in chunks]
         digest = corpus_hash(chunks)
         key = hashlib.sha256(f"{digest}\n{embedder.name}".encode()).hexdigest()[:24]
@@ -153,7 +153,7 @@ class Index:
             "corpus": corpus,
             "corpus_version": corpus_version,
             "corpus_hash": digest,
-            "chunking": {"max_tokens": chunk_tokens, "overlap": chunk_overlap},
+            "chunking": {"max_tokens": chunk_tokens, "overlap": chunk_overlap, "encoder_max_tokens": embedder.max_tokens},
             "faiss": {"kind": kind, "ntotal": int(dense.ntotal)},
             "bm25": bm25.params,
             "build": {"embedded": stats.embedded, "reused": stats.reused,

@@ -75,7 +75,8 @@ def _marker() -> str:
 
 # -- the attack table -------------------------------------------------------------------------------
 @needs_bwrap
-@pytest.mark.parametrize("name", ATTACKS)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if "bomb" in n and "mmap" not in n else n
+                                  for n in ATTACKS])
 def test_every_attack_in_the_table_is_contained(name, outside, listener):
     if name == "memory bomb across processes" and not _memory_cgroup():
         pytest.skip("capping the memory of all processes together needs a memory cgroup (root here)")
