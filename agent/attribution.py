@@ -78,7 +78,8 @@ class Token:
     gap: str  # the characters between the previous token and this one, stripped
 
 
-def tokens(text: str) -> list[Token]:
+@lru_cache(maxsize=16384)
+def tokens(text: str) -> tuple[Token, ...]:
     """Words and numbers of ``text`` (number words turned into digits), normalised for matching:
     numbers lose thousands separators and trailing dots, months their abbreviations, words are stemmed."""
     text = normalise_numbers(_CITE.sub(" ", text))
@@ -98,11 +99,17 @@ def tokens(text: str) -> list[Token]:
         else:
             norm = _stem(lower)
         out.append(Token(word, norm, False, gap))
-    return out
+    return tuple(out)
+
+
+@lru_cache(maxsize=16384)
+def _norms(text: str) -> frozenset[str]:
+    return frozenset(t.norm for t in tokens(text))
 
 
 def norms(text: str) -> set[str]:
-    return {t.norm for t in tokens(text)}
+    """The normalised words and numbers of ``text``."""
+    return set(_norms(text))
 
 
 @dataclass(frozen=True)

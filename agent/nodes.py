@@ -20,6 +20,7 @@ from agent.attribution import Attributed, attribute, extract
 from agent.components import Components
 from agent.followup import needs_context, substitute_follow_up
 from agent.state import AgentState
+from agent.verdict import judge
 from reasoner import Completion, control, tts
 from reasoner.parsing import last_number
 
@@ -181,7 +182,8 @@ class Nodes:
         facts = prompts.numbered_passages(passages, relevant) if mixed and relevant else ""
         messages = prompts.reason_messages(state["standalone_question"], facts)
         backend = control.wrap(await self.reasoner(),
-                               think_budget=options.get("think_budget") or settings.think_budget)
+                               think_budget=options.get("think_budget") or settings.think_budget,
+                               calculator=options.get("calculator") or settings.calculator)
         method = options.get("tts") or settings.tts
         tts_field = None
         if method != "none":
@@ -195,23 +197,26 @@ class Nodes:
             completion = await self.complete(backend, messages, stream=True, **self.sampling(state))
         answer = completion.answer or completion.text.strip()
         final = completion.final_answer or last_number(answer)
-        citations = [_citation(p) for p in passages if p["n"] in relevant] if mixed else []
-        status = "truncated" if completion.truncated and final is None else "unverified"
-        notes = list(state.get("notes") or [])
+        cited = [p for p in passages if p["n"] in relevant] if mixed else []
+        checking = time.perf_counter()
+        judged = await asyncio.to_thread(
+            judge, state["standalone_question"], completion.text or answer, answer, final,
+            truncated=completion.truncated, tts=tts_field, facts=cited if mixed else None)
+        checks_seconds = round(time.perf_counter() - checking, 5)
+        notes = list(state.get("notes") or []) + judged.notes
         if tts_field is not None and not tts_field["confident"]:
-            status = "low_confidence"
             notes.append(f"the {method} winner's confidence is below {tts_field['threshold']}")
         if mixed and not relevant:
             notes.append("no relevant fact was found in the knowledge base; the reasoner answered alone")
         ctl = completion.extra.get("control") or {}
         if ctl.get("loop_guard") or ctl.get("budget_forced"):
             notes.append("reasoning control: " + ", ".join(k for k in ("loop_guard", "budget_forced") if ctl.get(k)))
-        # the facts are cited, but the computed answer is not checked against them: not "grounded"
-        return {"answer": answer, "final_answer": final, "reasoning": completion.reasoning,
-                "citations": citations, "grounded": False, "status": status, "notes": notes,
-                "tts": tts_field,
+        return {"answer": judged.answer, "final_answer": judged.final_answer, "reasoning": completion.reasoning,
+                "citations": [_citation(p) for p in cited], "grounded": judged.status == "grounded",
+                "status": judged.status, "checks": judged.checks, "notes": notes, "tts": tts_field,
                 "usage": record(state, "reason", started, [completion], truncated=completion.truncated,
-                                control=ctl or None)}
+                                control=ctl or None, checks_seconds=checks_seconds,
+                                calculator=completion.extra.get("calculator"))}
 
     async def answer(self, state: AgentState) -> dict[str, Any]:
         """A knowledge answer written from the relevant passages and attributed: kept only when a

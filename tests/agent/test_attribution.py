@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.attribution import attribute, extract, question_type, spans, split_sentences
-from agent.numbers import normalise_numbers, words_to_number
+from agent.numbers import normalise_numbers
 
 MONA = {"n": 1, "title": "Mona Lisa", "text": "The Mona Lisa is a half-length portrait painting by the Italian "
         "artist Leonardo da Vinci. It hangs in the Louvre in Paris."}
@@ -29,11 +29,9 @@ def test_question_types():
 
 
 def test_numbers_in_other_formats_normalise_alike():
-    assert words_to_number(["eighteen", "seventy", "nine"]) == 1879
-    assert words_to_number(["two", "thousand", "five"]) == 2005
-    assert words_to_number(["three", "hundred", "forty", "two"]) == 342
-    assert words_to_number(["five", "six"]) is None
     assert normalise_numbers("born in eighteen seventy-nine.") == "born in 1879."
+    assert normalise_numbers("Nineteen ninety and two thousand and five") == "1990 and 2005"
+    assert normalise_numbers("three hundred forty two") == "342"
     forms = ["He was born in 1879.", "He was born in 1,879.", "He was born in eighteen seventy-nine.",
              "He was born in 01879"]
     assert {tuple(s.norms) for f in forms for s in spans(f)} == {("1879",)}

@@ -1,0 +1,70 @@
+"""The status a reasoner answer earns (pure, no model): verified only after an exact check, the
+model's own words never count, the mixed route grounded only on the passages' numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.verdict import judge, last_calculation
+
+FACTS = [{"n": 1, "title": "Isaac Newton", "text": "Sir Isaac Newton (25 December 1642 – 20 March 1727) was an "
+          "English mathematician."},
+         {"n": 2, "title": "Albert Einstein", "text": "Albert Einstein (14 March 1879 – 18 April 1955) was a "
+          "German-born theoretical physicist."}]
+MIXED = "How many years passed between the birth of Isaac Newton and the birth of Albert Einstein?"
+
+
+def test_right_arithmetic_is_verified_and_wrong_is_corrected_exactly():
+    right = judge("What is 17 * 23?", "17 * 23 = 391", "17 * 23 = 391", "391")
+    assert right.status == "verified" and right.final_answer == "391"
+    wrong = judge("What is 17 * 23?", "17 * 23 = 340. The answer is correct.", "17 * 23 = 340.", "340")
+    assert wrong.status == "verified" and wrong.final_answer == "391"  # the exact value, not the model's
+    assert "340" in wrong.answer and "391" in wrong.answer
+    assert any(c["name"] == "arithmetic" and c["outcome"] == "failed" for c in wrong.checks)
+
+
+@pytest.mark.parametrize("question,text,final", [
+    ("Tom has 3 apples and buys 4 more. How many apples?", "3 + 4 = 7. The answer is correct.", "7"),
+    ("What is the capital of France?", "Paris. I verified this.", None),        # no arithmetic at all
+    ("What is 10 / 0?", "10 / 0 = 5", "5"),                                     # division by zero
+    ("Compute 2 ** 99999999", "2 ** 99999999 = 4", "4"),                        # a huge power: capped
+])
+def test_nothing_but_an_exact_check_verifies(question, text, final):
+    judged = judge(question, text, text, final)
+    assert judged.status == "unverified"
+
+
+def test_huge_numbers_do_not_hang_and_verify_only_the_exact_value():
+    big = "9" * 400
+    judged = judge(f"What is {big} * {big}?", "It is 81.", "It is 81.", "81")
+    assert judged.status != "verified" or judged.final_answer == str(int(big) ** 2)
+
+
+def test_a_wrong_last_step_copied_into_the_answer_is_recomputed_but_not_verified():
+    judged = judge("Tom has 5 bags of 4 apples. How many apples?", "5 * 4 = 21. \\boxed{21}", "5 * 4 = 21", "21")
+    assert judged.status == "unverified" and judged.final_answer == "20"
+    assert any(c["name"] == "step" and c["outcome"] == "failed" for c in judged.checks)
+
+
+def test_low_agreement_is_low_confidence():
+    tts = {"method": "vote", "k": 4, "share": 0.5, "winner": "7", "confident": False, "threshold": 0.6}
+    assert judge("Tom has 3 apples and 4 more. How many?", "7", "7", "7", tts=tts).status == "low_confidence"
+
+
+def test_mixed_grounded_only_on_the_passages_numbers():
+    good = judge(MIXED, "Newton was born in 1642 and Einstein in 1879. 1879 - 1642 = 237.", "...", "237",
+                 facts=FACTS)
+    assert good.status == "grounded" and good.final_answer == "237"
+    slip = judge(MIXED, "Einstein was born in 1979, Newton in 1642. 1979 - 1642 = 337.", "...", "337", facts=FACTS)
+    assert slip.final_answer == "237" and any("1879" in n for n in slip.notes)
+    invented = judge(MIXED, "Newton was born in 1500, Einstein in 1879. 1879 - 1500 = 379.", "...", "379",
+                     facts=FACTS)
+    assert invented.status == "unverified" and invented.final_answer == "379"
+    words_only = judge(MIXED, "The answer is 237, I am sure it is correct.", "...", "237", facts=FACTS)
+    assert words_only.status == "unverified"
+    assert judge(MIXED, "1879 - 1642 = 237", "...", "237", facts=[]).status == "unverified"
+
+
+def test_last_calculation():
+    assert last_calculation("2 + 2 = 4, then 4 * 10 = 41") == ("4 * 10", "40", "41")
+    assert last_calculation("no numbers here") is None
