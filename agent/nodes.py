@@ -312,6 +312,7 @@ class Nodes:
             "reasoning": state.get("reasoning"),
             "citations": state.get("citations", []),
             "grounded": bool(state.get("grounded")),
+            "verified": state.get("status") == "verified",
             "status": state.get("status", ""),
             "checks": state.get("checks", []),
             "notes": state.get("notes", []),

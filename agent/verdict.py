@@ -2,8 +2,8 @@
 
 - reason route: :func:`reasoner.verify.verify` runs the exact checks (arithmetic recomputed, an
   equation substituted back) and recomputes every written step. ``verified`` only after an exact
-  check passed; when it computed a different value, that exact value replaces the model's answer
-  (and the answer says so), still ``verified``. Otherwise ``unverified`` (``low_confidence`` when
+  check passed; when it computed the value itself (the model's differs, or is missing), that exact
+  value replaces the model's answer (and the answer says so), still ``verified``. Otherwise ``unverified`` (``low_confidence`` when
   the samples disagree); a final answer that copies a wrongly written last step takes the
   recomputed value, and the wrong steps are listed.
 - mixed route: every number taken from the facts must be in a cited passage
@@ -61,14 +61,15 @@ def judge(question: str, text: str, answer: str, final: str | None, *, truncated
     judged = Judged("unverified", final, answer)
     verdict = verify(question, text, final, tts=tts)
     judged.checks = [c.as_dict() for c in verdict.checks]
+    formal = any(c.name in ("arithmetic", "equation") for c in verdict.checks)
     if verdict.status == "verified":
         judged.status = "verified"
-    elif verdict.status == "contradicted" and verdict.corrected:
+    elif formal and verdict.corrected:  # the exact check computed the answer itself: it is the answer
+        said = f"the model answered {final}" if final else "the model gave no final answer"
         judged.status, judged.final_answer = "verified", verdict.corrected
-        judged.answer = f"Exact computation: {verdict.corrected} (the model answered {final}).\n\n{answer}"
-        judged.checks.append(check("corrected", True, f"the exact value {verdict.corrected} replaces the "
-                                                      f"model's {final}"))
-        judged.notes.append(f"the model's answer {final} was wrong; the exact value {verdict.corrected} is given")
+        judged.answer = f"Exact computation: {verdict.corrected} ({said}).\n\n{answer}"
+        judged.checks.append(check("corrected", True, f"the exact value {verdict.corrected} is given ({said})"))
+        judged.notes.append(f"{said}; the exact value {verdict.corrected} is given instead")
     else:
         _fix_last_step(judged, text, final)
         if tts is not None and not tts.get("confident"):

@@ -21,6 +21,8 @@ def test_right_arithmetic_is_verified_and_wrong_is_corrected_exactly():
     assert wrong.status == "verified" and wrong.final_answer == "391"  # the exact value, not the model's
     assert "340" in wrong.answer and "391" in wrong.answer
     assert any(c["name"] == "arithmetic" and c["outcome"] == "failed" for c in wrong.checks)
+    silent = judge("What is 17 * 23?", "I am not sure.", "I am not sure.", None)
+    assert silent.status == "verified" and silent.final_answer == "391"
 
 
 @pytest.mark.parametrize("question,text,final", [
