@@ -3,7 +3,7 @@ data set, for this tree's graph and a baseline graph (a git ref, run from its ow
 subprocess) in the same run, plus a risk–coverage plot.
 
     flock /tmp/corecover-cpu.lock .venv/bin/python bench/trust.py [--nq 200] [--arith 60] [--gsm 200]
-        [--mixed 40] [--baseline be9a19b] [--half odd] [--out bench-out/trust]
+        [--mixed 40] [--baseline be9a19b] [--half odd] [--out runs/trust]
 
 Data, each on a forced route (the label's precision, not the router's, is measured):
 - knowledge: NQ-open dev questions whose gold answer occurs in the default corpus (normalised, whole
@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument("--gsm", type=int, default=200, help="GSM8K test items (first N)")
     parser.add_argument("--mixed", type=int, default=40, help="held-out mixed (facts + computation) questions")
     parser.add_argument("--baseline", default="be9a19b", help="git ref of today's graph ('' to skip)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "trust")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "trust")
     args = parser.parse_args()
 
     items = (nq_items(args.half, args.nq) if args.nq else []) + arithmetic_items(args.arith) + \
