@@ -36,11 +36,13 @@ did has have had can could would should will shall may might must i you he she t
 my your his their our than then so such also into about over after before between during only very more
 most some any each other all both few many much own same just one first last answer question passage
 passages according based name named called known""".split())
+CONSTRAINTS = frozenset({"first", "last"})  # stop words that still pick which answer: "the first X"
 TYPE_WORDS = frozenset("year date day month time century decade period place country city state number "
                        "amount percentage people person".split())
-_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.U)
+_TOKEN = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?", re.U)
 _CITE = re.compile(r"\[(\d{1,3})\]")
-_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))(?<!\b[A-Z]\.)(?<!\b(?:Jr|Sr|St|Dr|Mr|Ms|vs|No)\.)"
+                   r"(?<!\bMrs\.)(?<!\bU\.S\.)\s+(?=[\"'(\[]?[A-Z0-9])")
 _CONNECT = frozenset("of the de da di del della von van der le la du y bin al".split())
 _NUMERIC_WORDS = frozenset("bc ad bce ce century centuries decade million billion thousand hundred trillion "
                            "percent st nd rd th s".split())
@@ -120,20 +122,29 @@ class Topic:
     names: frozenset[str]
     words: frozenset[str]
     runs: tuple[frozenset[str], ...] = ()  # each name of the question ("Mona Lisa") as a set of words
+    role: int | None = None  # 0: a birth is asked for, 1: a death (the ends of "(1879 – 1955)")
 
     @classmethod
     def of(cls, question: str) -> Topic:
         runs = tuple(frozenset(s.norms) for s in spans(question) if s.norms)
         names = frozenset().union(*runs)
-        words = frozenset(t.norm for t in tokens(question) if not t.numeric and len(t.text) > 2
-                          and t.text.lower() not in STOP and t.text.lower() not in TYPE_WORDS) - names
-        return cls(names, words, runs)
+        words = frozenset(t.norm for t in tokens(question) if not t.numeric and len(t.text) > 2 and (
+            t.text.lower() in CONSTRAINTS or (t.text.lower() not in STOP and t.text.lower() not in TYPE_WORDS))) - names
+        return cls(names, words, runs, life_role(question))
 
-    def candidate(self, span: Span, kind: str, question_norms: set[str]) -> bool:
-        """Whether ``span`` can answer: it fits ``kind``, adds words to the question, and is not a
-        mention of one of the question's own names ("China's Mona Lisa" names the Mona Lisa)."""
-        return (span.fits(kind) and not set(span.norms) <= question_norms
-                and not (not span.numeric and any(run <= set(span.norms) for run in self.runs)))
+    def candidate(self, span: Span, kind: str, question_norms: set[str], title: str = "") -> bool:
+        """Whether ``span`` can answer: it fits ``kind`` and adds to the question. A name must not
+        restate any question word ("American Revolutionary War" is the war asked about, "China's Mona
+        Lisa" names the Mona Lisa), nor be one capitalised word opening its sentence ("Together"); a
+        one-word person must be the passage's own subject (its title)."""
+        if not span.fits(kind) or not adds_words(span, question_norms):
+            return False
+        if span.numeric:
+            return True
+        if any(_restated(w, question_norms) for w in span.norms):
+            return False
+        lone = len(span.norms) == 1
+        return not (lone and (span.first or (kind == PERSON and span.norms[0] not in norms(title))))
 
     def score(self, context: set[str], min_share: float) -> tuple[bool, float, list[str]]:
         """Whether ``context`` is about the question, the share of question words it holds, which."""
@@ -143,6 +154,17 @@ class Topic:
         shared = sorted(every & context)
         share = len(self.words & context) / len(self.words) if self.words else 1.0
         return self.names <= context and share >= min_share, len(shared) / len(every), shared
+
+
+def _restated(word: str, question_norms: set[str]) -> bool:
+    """A question word, or one sharing its stem ("northern" restates "north")."""
+    return word in question_norms or (len(word) >= 4 and any(
+        len(q) >= 4 and (word.startswith(q) or q.startswith(word)) for q in question_norms))
+
+
+def adds_words(span: Span, question_norms: set[str]) -> bool:
+    """Whether ``span`` says more than the question ("Northern Africa" only restates "north africa")."""
+    return not all(_restated(w, question_norms) for w in span.norms)
 
 
 def question_type(question: str) -> str:
@@ -164,16 +186,18 @@ class Span:
     text: str
     norms: tuple[str, ...]
     numeric: bool
+    first: bool = False  # it opens its sentence (a capital there need not mark a name)
 
     def fits(self, kind: str) -> bool:
         if kind in (PERSON, PLACE):
             return not self.numeric
         if kind == QUANTITY:
             return self.numeric and any(n[0].isdigit() for n in self.norms)
-        if kind == DATE:
-            return self.numeric and (any(n in _MONTH_SET or n in ("century", "centuries", "decade", "bc", "ad")
-                                         for n in self.norms)
-                                     or any(n.isdigit() and 100 <= int(n) <= 2100 for n in self.norms))
+        if kind == DATE:  # a year, a century or decade, or a day with its month (a month alone is vague)
+            era = any(n in ("century", "centuries", "decade", "bc", "ad", "bce", "ce") for n in self.norms)
+            year = any(n.isdigit() and 100 <= int(n) <= 2100 for n in self.norms)
+            day = any(n in _MONTH_SET for n in self.norms) and any(n.isdigit() and int(n) <= 31 for n in self.norms)
+            return self.numeric and (era or year or day)
         return True
 
 
@@ -194,11 +218,11 @@ def spans(text: str) -> list[Span]:
                     toks[j].numeric or _is_month(toks[j]) or toks[j].norm in _NUMERIC_WORDS) and (
                     toks[j].gap == "" or toks[j].numeric):
                 j += 1
-            found.append(_span(toks[i:j], True))
+            found.append(_span(toks[i:j], True, i == 0))
             i = j
         elif t.text[0].isupper() and t.text.lower() not in STOP:
             j = i + 1
-            while j < len(toks) and toks[j].gap in ("", "-"):
+            while j < len(toks) and (toks[j].gap in ("", "-") or (toks[j].gap == "." and len(toks[j - 1].text) == 1)):
                 if toks[j].text[0].isupper() and not toks[j].numeric and not _is_month(toks[j]):
                     j += 1
                 elif (toks[j].text.lower() in _CONNECT and j + 1 < len(toks) and toks[j + 1].gap == ""
@@ -207,7 +231,7 @@ def spans(text: str) -> list[Span]:
                 else:
                     break
             if not (j == i + 1 and _adjective(toks, i)):
-                found.append(_span(toks[i:j], False))
+                found.append(_span(toks[i:j], False, i == 0))
             i = j
         else:
             i += 1
@@ -222,9 +246,33 @@ def _adjective(toks: Sequence[Token], i: int) -> bool:
             and following.text[0].islower())
 
 
-def _span(toks: Sequence[Token], numeric: bool) -> Span:
-    text = " ".join(t.text for t in toks)
-    return Span(text, tuple(t.norm for t in toks if t.text.lower() not in _CONNECT), numeric)
+def _span(toks: Sequence[Token], numeric: bool, first: bool) -> Span:
+    text = toks[0].text + "".join(
+        ("-" if t.gap == "-" else f"{t.gap} " if t.gap in (".", ",") else " ") + t.text for t in toks[1:])
+    return Span(text, tuple(t.norm for t in toks if t.text.lower() not in _CONNECT), numeric, first)
+
+
+_RANGE = re.compile(r"\(\s*(?:[^()]*?\b)?(\d{3,4})\b[^()–-]*?[–-]\s*(?:[^()]*?\b)?(\d{3,4})\b[^()]*\)")
+_BIRTH = re.compile(r"\b(born|birth|birthday)\b", re.I)
+_DEATH = re.compile(r"\b(died|death|dead|die)\b", re.I)
+
+
+def life_role(question: str) -> int | None:
+    """Which end of a "(birth – death)" range the question asks about: 0, 1 or None."""
+    birth, death = bool(_BIRTH.search(question)), bool(_DEATH.search(question))
+    return 0 if birth and not death else 1 if death and not birth else None
+
+
+def other_end(sentence: str, role: int | None) -> set[str]:
+    """The years at the end of a "(birth – death)" range that the question does not ask about."""
+    return set() if role is None else {pair[1 - role] for pair in _RANGE.findall(sentence)}
+
+
+def context(title: str, sentence: str) -> set[str]:
+    """The words a passage sentence says, read with its title; a "(1879 – 1955)" range says born
+    and died."""
+    words = norms(title) | norms(sentence)
+    return words | norms("born birth died death die") if _RANGE.search(sentence) else words
 
 
 def instruction_like(sentence: str) -> bool:
@@ -234,27 +282,37 @@ def instruction_like(sentence: str) -> bool:
 
 @dataclass
 class Evidence:
-    """Where a passage states a span: the passage number, its sentence, the question words it holds."""
+    """Where a passage states a span: the passage number, its sentence, the question words it
+    holds, and the other candidate answers of the asked type in that sentence."""
 
     n: int
     sentence: str
     ok: bool
     about: float
     shared: list[str]
+    rivals: list[str] = field(default_factory=list)
 
 
-def find_evidence(span: Span, topic: Topic, passage: dict[str, Any], min_share: float) -> Evidence | None:
-    """The passage sentence (read with the title) that holds every word of ``span`` and is most about
-    the question; ``None`` when no sentence holds the span."""
-    title = norms(passage["title"])
+def find_evidence(span: Span, topic: Topic, passage: dict[str, Any], min_share: float, kind: str = ENTITY,
+                  question_norms: frozenset[str] | set[str] = frozenset()) -> Evidence | None:
+    """The passage sentence (read with the title) that holds every word of ``span``, is about the
+    question, and names no other candidate of the asked type (the answer is singled out, not one of
+    a list: "music by Andrew Lloyd Webber, lyrics by Charles Hart"); ``None`` when no sentence
+    holds the span."""
     best = None
     for sentence in split_sentences(passage["text"]):
         if instruction_like(sentence) or sentence.rstrip().endswith("?"):
             continue
-        context = title | norms(sentence)
-        if not set(span.norms) <= context:
+        words = context(passage["title"], sentence)
+        if not set(span.norms) <= words:
             continue
-        evidence = Evidence(passage["n"], sentence, *topic.score(context, min_share))
+        ok, about, shared = topic.score(words, min_share)
+        wrong_end = other_end(sentence, topic.role) if kind == DATE else set()
+        rivals = sorted({c.text for c in spans(sentence) if not set(c.norms) <= set(span.norms)
+                         and not set(span.norms) <= set(c.norms) and not wrong_end & set(c.norms)
+                         and topic.candidate(c, kind, set(question_norms), passage["title"])})
+        ok = ok and not rivals and not wrong_end & set(span.norms)
+        evidence = Evidence(passage["n"], sentence, ok, about, shared, rivals)
         if best is None or (evidence.ok, evidence.about) > (best.ok, best.about):
             best = evidence
     return best
@@ -294,8 +352,9 @@ class Attributed:
 class Rules:
     """The thresholds of the attribution test (tuned on the even-numbered NQ-open questions)."""
 
-    min_about: float = 0.5      # share of the question's other words in the answer's passage sentence + title
+    min_about: float = 0.6      # share of the question's other words in the answer's passage sentence + title
     min_support: float = 0.5    # share of a kept sentence's content words found in its passage
+    min_about_extract: float = 1.0  # the same for a sentence quoted from a passage (no model answer behind it)
 
 
 def content_words(text: str) -> set[str]:
@@ -332,7 +391,7 @@ def attribute(question: str, answer: str, passages: Sequence[dict[str, Any]], ru
             result.dropped.append(sentence)
             result.checks.append(check("sentence_dropped", False, f"reads like an instruction: {_quote(body)}"))
             continue
-        novel = [s for s in spans(body) if not set(s.norms) <= qnorms]
+        novel = [s for s in spans(body) if adds_words(s, qnorms)]
         cited = [int(n) for n in _CITE.findall(sentence)]
         order = sorted(passages, key=lambda p: p["n"] not in cited)
         kept, why = None, ""
@@ -343,9 +402,9 @@ def attribute(question: str, answer: str, passages: Sequence[dict[str, Any]], ru
                 why = why or (f"{', '.join(map(repr, missing))} not in {_title(p)}" if missing else
                               f"only {share:.0%} of its words are in {_title(p)}")
                 continue
-            typed = [s for s in novel if topic.candidate(s, kind, qnorms)]
+            typed = [s for s in novel if topic.candidate(s, kind, qnorms, p["title"])]
             if result.answer is None and typed:
-                found = _best_evidence(typed, topic, p, rules.min_about)
+                found = _best_evidence(typed, topic, p, rules.min_about, kind, qnorms)
                 if found is None or not found[1].ok:
                     why = why or _about_failure(typed, found, p)
                     continue
@@ -366,12 +425,12 @@ def attribute(question: str, answer: str, passages: Sequence[dict[str, Any]], ru
     return result
 
 
-def _best_evidence(typed: Sequence[Span], topic: Topic, p: dict[str, Any],
-                   min_share: float) -> tuple[Span, Evidence] | None:
+def _best_evidence(typed: Sequence[Span], topic: Topic, p: dict[str, Any], min_share: float, kind: str,
+                   question_norms: set[str]) -> tuple[Span, Evidence] | None:
     """The first typed span with the passage sentence most about the question."""
     best = None
     for span in typed:
-        evidence = find_evidence(span, topic, p, min_share)
+        evidence = find_evidence(span, topic, p, min_share, kind, question_norms)
         if evidence is not None and (best is None or (evidence.ok, evidence.about) > (best[1].ok, best[1].about)):
             best = (span, evidence)
     return best
@@ -381,6 +440,9 @@ def _about_failure(typed: Sequence[Span], found: tuple[Span, Evidence] | None, p
     if found is None:
         return f"{typed[0].text!r} is not stated in one sentence of {_title(p)}"
     span, evidence = found
+    if evidence.rivals and evidence.about:
+        return (f"{span.text!r} is in {_title(p)}, but its sentence also names "
+                f"{', '.join(map(repr, evidence.rivals[:3]))}: it does not single out the answer")
     return (f"{span.text!r} is in {_title(p)}, but not in a sentence about the question (it holds "
             f"{evidence.about:.0%} of the question's words: {', '.join(evidence.shared) or 'none'})")
 
@@ -405,25 +467,26 @@ def extract(question: str, passages: Sequence[dict[str, Any]], rules: Rules | No
     kind, topic, qnorms = question_type(question), Topic.of(question), norms(question)
     best = None
     for order, p in enumerate(passages):
-        title = norms(p["title"])
         for i, sentence in enumerate(split_sentences(p["text"])[:max_sentences]):
             if instruction_like(sentence) or sentence.rstrip().endswith("?"):
                 continue
-            ok, about, _ = topic.score(title | norms(sentence), rules.min_about)
+            ok, about, _ = topic.score(context(p["title"], sentence), rules.min_about_extract)
             if best is None or (ok, about, -order, -i) > best[0]:
                 best = ((ok, about, -order, -i), sentence, p)
     result = Attributed(method="extractive")
     if best is None or not best[0][0]:
         result.checks.append(check("passage_about_question", False, "no passage sentence holds the question's "
-                                   f"names and {rules.min_about:.0%} of its words"))
+                                   f"names and {rules.min_about_extract:.0%} of its words"))
         return result
     _, sentence, p = best
-    typed = list({s.text: s for s in spans(sentence) if topic.candidate(s, kind, qnorms)}.values())
+    wrong_end = other_end(sentence, topic.role) if kind == DATE else set()
+    typed = list({s.text: s for s in spans(sentence) if topic.candidate(s, kind, qnorms, p["title"])
+                  and not wrong_end & set(s.norms)}.values())
     if len(typed) != 1:
         result.checks.append(check("answer_type", False, f"the sentence of {_title(p)} most about the question "
                                    f"holds {len(typed)} candidate {kind}s, not one", p["n"]))
         return result
-    evidence = find_evidence(typed[0], topic, p, rules.min_about)
+    evidence = find_evidence(typed[0], topic, p, rules.min_about_extract, kind, qnorms)
     assert evidence is not None and evidence.ok
     _accept(result, kind, typed[0], evidence, p)
     result.text, result.used = f"{_clean(sentence)} [{p['n']}].", [p["n"]]

@@ -18,12 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.attribution import check, tokens
+from agent.attribution import _RANGE, check, life_role, tokens
 
 _NUM = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
-_RANGE = re.compile(r"\(\s*(?:[^()]*?\b)?(\d{3,4})\b[^()–-]*?[–-]\s*(?:[^()]*?\b)?(\d{3,4})\b[^()]*\)")
-_BIRTH = re.compile(r"\b(born|birth|birthday)\b", re.I)
-_DEATH = re.compile(r"\b(died|death|dead|die)\b", re.I)
 MAX_NUMBERS = 40  # a reasoning text with more numbers than this is not checked pairwise
 
 
@@ -74,12 +71,6 @@ def fact_numbers(text: str, question: str, final_answer: str | None = None) -> l
     return taken
 
 
-def _role(question: str) -> int | None:
-    """Which end of a "(birth – death)" range the question asks about: 0, 1 or None."""
-    birth, death = bool(_BIRTH.search(question)), bool(_DEATH.search(question))
-    return 0 if birth and not death else 1 if death and not birth else None
-
-
 def check_facts(question: str, text: str, passages: Sequence[dict[str, Any]],
                 final_answer: str | None = None) -> FactsCheck:
     """Check the numbers ``text`` takes from ``passages``; fix clear slips from the passage."""
@@ -90,7 +81,7 @@ def check_facts(question: str, text: str, passages: Sequence[dict[str, Any]],
     passage_values = {p["n"]: {t.norm for t in tokens(p["title"] + " " + p["text"]) if t.numeric} for p in passages}
     everywhere = set().union(*passage_values.values())
     ranges = [(p["n"], a, b) for p in passages for a, b in _RANGE.findall(p["text"])]
-    role = _role(question)
+    role = life_role(question)
     for value in fact_numbers(text, question, final_answer):
         fix, why = None, ""
         if value in everywhere:

@@ -97,8 +97,10 @@ def test_unsupported_extra_sentences_are_dropped():
 
 
 def test_extractive_answer_passes_the_same_test():
-    checked = extract("When was Albert Einstein born?", [EINSTEIN])
-    assert not checked.ok  # two dates in the sentence: no single answer, so none is given
+    checked = extract("When was Albert Einstein born?", [EINSTEIN])  # the birth end of "(1879 – 1955)"
+    assert checked.ok and checked.answer == "14 March 1879"
+    assert extract("When did Albert Einstein die?", [EINSTEIN]).answer == "18 April 1955"
+    assert not attribute("When was Albert Einstein born?", "He was born in 1955 [3].", [EINSTEIN]).ok
     checked = extract("Who painted the Mona Lisa?", [QINGMING, MONA])
     assert checked.ok and checked.answer == "Leonardo da Vinci" and checked.method == "extractive"
 
@@ -117,5 +119,16 @@ def test_a_name_wrapping_the_questions_own_name_is_not_an_answer():
             "China's Mona Lisa, and the painting is attributed to the artist's workshop."}
     assert not extract(QUESTION, [trap]).ok
     assert not attribute(QUESTION, "The painting is China's Mona Lisa [5].", [trap]).ok
+    # precision first: a name restating a question word is taken as the thing asked about
     ford = {"n": 6, "title": "Ford Motor Company", "text": "Ford Motor Company was founded by Henry Ford in 1903."}
-    assert attribute("Who founded the Ford Motor Company?", "Henry Ford founded it [6].", [ford]).answer == "Henry Ford"
+    assert not attribute("Who founded the Ford Motor Company?", "Henry Ford founded it [6].", [ford]).ok
+    amazon = {"n": 7, "title": "Amazon (company)", "text": "Amazon was founded by Jeff Bezos in 1994 in Bellevue."}
+    assert attribute("Who founded Amazon?", "Jeff Bezos founded it [7].", [amazon]).answer == "Jeff Bezos"
+
+
+def test_an_answer_named_beside_another_of_its_type_is_not_singled_out():
+    phantom = {"n": 8, "title": "The Phantom of the Opera (musical)", "text": "The Phantom of the Opera is a "
+               "musical with music by Andrew Lloyd Webber and lyrics by Charles Hart."}
+    question = "who wrote the lyrics for the phantom of the opera musical"
+    for name in ("Andrew Lloyd Webber", "Charles Hart"):
+        assert not attribute(question, f"The lyrics were written by {name} [8].", [phantom]).ok
