@@ -420,8 +420,9 @@ def attribute(question: str, answer: str, passages: Sequence[dict[str, Any]], ru
         if kept["n"] not in result.used:
             result.used.append(kept["n"])
     if result.answer is None:
-        result.checks.append(check("answer_type", False, f"no sentence states a {kind} beyond the question's own "
-                                                         "words that a passage about the question holds"))
+        result.checks.append(check("generated_answer", False, f"no generated sentence states a {kind} beyond the "
+                                                              "question's own words that a passage about the "
+                                                              "question holds"))
     return result
 
 
