@@ -111,10 +111,22 @@ async def test_passages_that_share_words_but_not_the_answer_never_ground(setting
         await agent.aclose()
 
 
+async def test_formal_arithmetic_is_verified_whatever_the_model_writes(runner):
+    result = await runner.ainvoke("What is 17 * 23?", route="reason", max_tokens=32)
+    assert result["status"] == "verified" and result["verified"] and result["final_answer"] == "391"
+    assert any(c["name"] == "arithmetic" for c in result["checks"])
+
+
 async def test_mixed_route_gives_facts_to_the_reasoner(runner, reasoner):
     question = "How many years passed between the birth of Isaac Newton and the birth of Albert Einstein?"
     result = await runner.ainvoke(question, route="mixed")
     assert result["route"] == "mixed"
+    assert result["status"] in ("grounded", "unverified", "truncated")
+    outcomes = {c["name"]: c["outcome"] for c in result["checks"] if c["name"] in ("facts_in_passage", "computation")}
+    if result["status"] == "grounded":  # the passages' numbers, recomputed exactly
+        assert outcomes.get("computation") == "passed"
+    else:
+        assert "failed" in outcomes.values() or not result["citations"]
     assert {c["title"] for c in result["citations"]} & {"Isaac Newton", "Albert Einstein"}
     prompt = reasoner.calls[-1][-1]["content"]
     assert "[1]" in prompt and question in prompt
