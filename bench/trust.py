@@ -142,7 +142,7 @@ async def _work(items: list[dict[str, Any]], out: Path) -> None:
 def run_graph(tree: Path, items: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
     """Run the graph of ``tree`` over ``items`` in a fresh process (its own imports); the records."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    items_file = out.with_suffix(".items.json")
+    items_file = out.with_name(f"{out.stem}.{items[0]['dataset'] if items else 'none'}.items.json")
     items_file.write_text(json.dumps(items))
     env = {**os.environ, "PYTHONPATH": str(tree)}
     subprocess.run([sys.executable, __file__, "--worker", str(items_file), str(out)], env=env, check=True,
@@ -234,17 +234,19 @@ def main() -> None:
     args = parser.parse_args()
 
     items = (nq_items(args.half, args.nq) if args.nq else []) + arithmetic_items(args.arith) + \
-        gsm_items(args.gsm) + mixed_items(args.mixed)
+        mixed_items(args.mixed) + gsm_items(args.gsm)
     systems = {"new": ROOT}
     if args.baseline:
         systems["today"] = baseline_tree(args.baseline, args.out)
-    results: dict[str, list[dict[str, Any]]] = {}
-    for name, tree in systems.items():
-        print(f"{name}: {tree} on {len(items)} items", flush=True)
-        records = run_graph(tree, items, args.out / f"{name}-{args.half}.jsonl")
-        for r in records:
-            r["correct"] = correct(r)
-        results[name] = records
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
+    for dataset in dict.fromkeys(it["dataset"] for it in items):  # both graphs per data set, in turn
+        subset = [it for it in items if it["dataset"] == dataset]
+        for name, tree in systems.items():
+            print(f"{dataset} / {name}: {tree} on {len(subset)} items", flush=True)
+            records = run_graph(tree, subset, args.out / f"{name}-{args.half}.jsonl")
+            for r in records:
+                r["correct"] = correct(r)
+            results[name] += records
 
     report: dict[str, Any] = {"half": args.half, "systems": {k: str(v) for k, v in systems.items()}, "tables": {}}
     curves = {}
