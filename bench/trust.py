@@ -200,23 +200,26 @@ def risk_coverage(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
     return points
 
 
-def plot(curves: dict[str, list[tuple[float, float]]], path: Path) -> None:
+def plot(curves: dict[str, dict[str, list[tuple[float, float]]]], path: Path) -> None:
+    """One panel per data set: risk against coverage for each graph (points: answers admitted)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for name, points in curves.items():
-        if points:
-            ax.plot([c for c, _ in points], [r for _, r in points], label=name,
-                    linestyle="--" if "today" in name else "-")
-    ax.set_xlabel("coverage (share of questions answered)")
-    ax.set_ylabel("risk (share of given answers that are wrong)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_title("Risk–coverage: answers admitted from most to least trusted label")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 4), squeeze=False)
+    for ax, (dataset, systems) in zip(axes[0], curves.items(), strict=True):
+        for name, points in systems.items():
+            if points:
+                ax.plot([c for c, _ in points], [r for _, r in points], "--" if name == "today" else "-",
+                        marker="." if len(points) < 30 else None, label=name)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(dataset)
+        ax.set_xlabel("coverage (share answered)")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("risk (share of given answers wrong)")
+    fig.suptitle("Risk–coverage: answers admitted from most to least trusted label", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -249,7 +252,7 @@ def main() -> None:
             results[name] += records
 
     report: dict[str, Any] = {"half": args.half, "systems": {k: str(v) for k, v in systems.items()}, "tables": {}}
-    curves = {}
+    curves: dict[str, dict[str, list[tuple[float, float]]]] = {}
     print(f"\n{'data set':<11}{'system':<7}{'status':<16}{'n':>5}{'coverage':>10}{'precision':>11}")
     for dataset in dict.fromkeys(it["dataset"] for it in items):
         for name, records in results.items():
@@ -259,7 +262,7 @@ def main() -> None:
             for status, row in sorted(rows.items(), key=lambda kv: -TRUST_ORDER.get(kv[0], -1)):
                 precision = "–" if status in ABSTAIN else f"{row['precision']:.3f}"
                 print(f"{dataset:<11}{name:<7}{status:<16}{row['n']:>5}{row['coverage']:>10.3f}{precision:>11}")
-            curves[f"{dataset} {name}"] = risk_coverage(subset)
+            curves.setdefault(dataset, {})[name] = risk_coverage(subset)
     checks = [r["checks_seconds"] * 1000 for r in results["new"] if r.get("checks_seconds") is not None]
     if checks:
         report["checks_ms"] = {"p50": statistics.median(checks), "max": max(checks), "n": len(checks)}
