@@ -7,10 +7,6 @@ import pytest
 
 from agent.verdict import judge, last_calculation
 
-FACTS = [{"n": 1, "title": "Isaac Newton", "text": "Sir Isaac Newton (25 December 1642 – 20 March 1727) was an "
-          "English mathematician."},
-         {"n": 2, "title": "Albert Einstein", "text": "Albert Einstein (14 March 1879 – 18 April 1955) was a "
-          "German-born theoretical physicist."}]
 MIXED = "How many years passed between the birth of Isaac Newton and the birth of Albert Einstein?"
 
 
@@ -53,16 +49,16 @@ def test_low_agreement_is_low_confidence():
     assert judge("Tom has 3 apples and 4 more. How many?", "7", "7", "7", tts=tts).status == "low_confidence"
 
 
-def test_mixed_grounded_only_on_the_passages_numbers():
+def test_mixed_grounded_only_on_the_passages_numbers(facts):
     good = judge(MIXED, "Newton was born in 1642 and Einstein in 1879. 1879 - 1642 = 237.", "...", "237",
-                 facts=FACTS)
+                 facts=facts)
     assert good.status == "grounded" and good.final_answer == "237"
-    slip = judge(MIXED, "Einstein was born in 1979, Newton in 1642. 1979 - 1642 = 337.", "...", "337", facts=FACTS)
+    slip = judge(MIXED, "Einstein was born in 1979, Newton in 1642. 1979 - 1642 = 337.", "...", "337", facts=facts)
     assert slip.final_answer == "237" and any("1879" in n for n in slip.notes)
     invented = judge(MIXED, "Newton was born in 1500, Einstein in 1879. 1879 - 1500 = 379.", "...", "379",
-                     facts=FACTS)
+                     facts=facts)
     assert invented.status == "unverified" and invented.final_answer == "379"
-    words_only = judge(MIXED, "The answer is 237, I am sure it is correct.", "...", "237", facts=FACTS)
+    words_only = judge(MIXED, "The answer is 237, I am sure it is correct.", "...", "237", facts=facts)
     assert words_only.status == "unverified"
     assert judge(MIXED, "1879 - 1642 = 237", "...", "237", facts=[]).status == "unverified"
 
