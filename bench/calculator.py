@@ -11,7 +11,8 @@ Each item is answered twice: ``plain`` (calculator off; ``flag`` is the same tex
 written calculation recomputed, so it shares plain's accuracy and adds the flags) and ``inject``
 (the exact value injected after every ``expression =``). Each answer then goes through
 ``reasoner.verify.verify`` and the checks' latency is timed. A sample counts as correct only
-with a stated final answer (``\\boxed{}``, "the answer is N", "#### N") equal to the gold.
+with a stated final answer equal to the gold (``eval.scoring``'s strict rule: boxed, else "the answer
+is X"; never the last number of free text).
 
 Printed per set, for the odd-numbered items (the report half; even ones are for tuning), the
 even ones and all: accuracy plain vs inject, flag detection, precision and coverage of
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import statistics
 import sys
 import time
@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agent import prompts  # noqa: E402  the agent's own reason prompt
+from eval.scoring import answer_part, math_answer, math_equal  # noqa: E402  the project's strict rule
 from reasoner.calculator import parse_number  # noqa: E402
 from reasoner.control import Control, controlled_generate  # noqa: E402
 from reasoner.llamacpp import LlamaCppBackend  # noqa: E402
@@ -49,8 +50,6 @@ from training.tasks import arithmetic_problem  # noqa: E402
 
 GSM8K = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm8k_test.jsonl"
 MODES = ("plain", "inject")
-_STATED = re.compile(r"(?:the\s+(?:final\s+)?answer\s+is|final\s+answer\s*:?|####)\s*:?\s*\$?\s*(-?[\d,]*\.?\d+)",
-                     re.I)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -110,20 +109,6 @@ def arithmetic_items(count: int, seed: int) -> list[dict[str, Any]]:
 
 
 # -- one answer ---------------------------------------------------------------------------
-def stated_answer(final_answer: str | None, answer: str) -> str | None:
-    """The final answer the text states (strict: no stated answer, no credit): the boxed answer,
-    else the number after the last "the answer is" / "final answer:" / "####" (the result when
-    a calculation follows: "the answer is 8 + 1 = 9" states 9)."""
-    if final_answer:
-        return final_answer
-    found = list(_STATED.finditer(answer))
-    if not found:
-        return None
-    sentence = re.split(r"(?<=[^\d])\.(?!\d)|\n", answer[found[-1].end():], maxsplit=1)[0]
-    result = sentence.rsplit("=", 1)[1] if "=" in sentence else sentence
-    return last_number(result.split(" and ")[0]) if "=" in sentence else found[-1].group(1)
-
-
 def same(answer: str | None, gold: str) -> bool:
     value = parse_number(answer) if answer else None
     return value is not None and value == parse_number(gold)
@@ -139,18 +124,20 @@ def run_one(backend: Any, item: dict[str, Any], mode: str, max_tokens: int) -> d
     return {"id": item["id"], "set": item["set"], "index": item["index"], "mode": mode, "gold": item["gold"],
             "text": completion.text, "answer": completion.answer, "final_answer": completion.final_answer,
             "injections": len(calc.get("injections", [])), "tokens": completion.completion_tokens,
+            "max_tokens": max_tokens,
             "seconds": round(time.perf_counter() - started, 3)}
 
 
 def score(row: dict[str, Any], question: str) -> dict[str, Any]:
     """Strict correctness, the verdict (as the agent's reason node would ask for it) and its latency."""
     answer = row["answer"] or row["text"].strip()
-    stated = stated_answer(row["final_answer"], answer)
+    stated, _ = math_answer(answer_part(row["text"]), truncated=row["tokens"] >= row.get("max_tokens", 256))
     agent_final = row["final_answer"] or last_number(answer)  # what the agent's reason node passes
     tick = time.perf_counter()
     verdict = verify(question, row["text"], agent_final)
     check_ms = (time.perf_counter() - tick) * 1000
-    return {**row, "stated": stated, "agent_final": agent_final, "correct": same(stated, row["gold"]),
+    correct = stated is not None and math_equal(stated, row["gold"])
+    return {**row, "stated": stated, "agent_final": agent_final, "correct": correct,
             "agent_final_correct": same(agent_final, row["gold"]), "status": verdict.status,
             "corrected": verdict.corrected,
             "corrected_correct": same(verdict.corrected, row["gold"]) if verdict.corrected else None,
@@ -168,14 +155,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, str]:
     verified = [r for r in rows if r["status"] == "verified"]
     contradicted = [r for r in rows if r["status"] == "contradicted"]
     flagged = [r for r in rows if r["failed_steps"]]
-    assisted = sum(r["corrected_correct"] if r["status"] == "contradicted" or (r["corrected"] and not r["stated"])
-                   else r["correct"] for r in rows)
+    shown = sum(r["agent_final_correct"] if r["status"] == "verified" else r["corrected_correct"]
+                if r["status"] == "contradicted" or (r["corrected"] and not r["stated"]) else r["correct"]
+                for r in rows)  # the answer the agent shows: the exact value replaces a contradicted one
     return {
         "n": str(n), "accuracy": share(sum(r["correct"] for r in rows), n),
         "verified precision": share(sum(r["agent_final_correct"] for r in verified), len(verified)),
         "verified coverage": share(len(verified), n),
         "contradicted (wrong)": share(sum(not r["agent_final_correct"] for r in contradicted), len(contradicted)),
-        "acc. with corrected": share(assisted, n),
+        "acc. with corrected": share(shown, n),
         "flagged (>=1 wrong step)": share(len(flagged), n),
         "acc. flagged / not": (f"{share(sum(r['correct'] for r in flagged), len(flagged))} / "
                                f"{share(sum(r['correct'] for r in rows if not r['failed_steps']), n - len(flagged))}"),

@@ -202,6 +202,18 @@ def force_answer(backend: ChatBackend, messages: list[dict[str, str]], partial: 
 CALCULATOR_MODES = ("off", "flag", "inject")
 
 
+_NUMBER_GOES_ON = re.compile(r"^(?:[.,]?\d)+")
+
+
+def _drop_number_tail(held: str, final: bool) -> str | None:
+    """What to keep of the text held after an injected value: a model that goes on writing its own
+    number (``183`` + ``.33``, ``64746`` + ``0``) has those characters dropped. ``None`` while the
+    held text could still be such a continuation (digits, or a ``.``/``,`` that may precede them)."""
+    if not final and re.fullmatch(r"(?:[.,]?\d)*[.,]?", held):
+        return None
+    return _NUMBER_GOES_ON.sub("", held, count=1)
+
+
 def _cut_at_pending(text: str, delta: str) -> int | None:
     """Length of the part of ``delta`` that ends in ``expression =`` (None when it does not)."""
     for index, char in enumerate(delta):
@@ -217,7 +229,8 @@ def calculator_stream(backend: ChatBackend, messages: Messages | str, sampling: 
 
     The stream stops at the ``=``, the value is streamed as a delta of its own, and the model
     continues the assistant message (a trailing assistant message of ``messages`` is such a
-    prefix too). ``log`` receives one ``{"expression", "value"}`` per injection; the final
+    prefix too). Digits the model writes right after an injected value (its own number going on)
+    are dropped. ``log`` receives one ``{"expression", "value"}`` per injection; the final
     completion carries them in ``extra["calculator"]`` and counts the tokens of every request.
     """
     if not continues_final_message(backend):
@@ -240,19 +253,32 @@ def calculator_stream(backend: ChatBackend, messages: Messages | str, sampling: 
         request = [*msgs, {"role": "assistant", "content": head + text}] if head + text else msgs
         requests += 1
         pieces, cut, last = [], None, None
+        held = "" if found is not None else None  # after an injection: watch for the model's own digits
         chunks = backend.stream(request, params.with_(max_tokens=params.max_tokens - completion_tokens))
         with contextlib.closing(chunks):
             for chunk in chunks:
                 last = chunk.completion or last
                 if not chunk.delta:
                     continue
-                cut = _cut_at_pending(head + text, chunk.delta) if len(log) < max_injections else None
-                delta = chunk.delta if cut is None else chunk.delta[:cut]
-                pieces.append(delta)
+                pieces.append(chunk.delta)
+                delta = chunk.delta
+                if held is not None:
+                    kept = _drop_number_tail(held + delta, final=False)
+                    if kept is None:
+                        held += delta
+                        continue
+                    delta, held = kept, None
+                cut = _cut_at_pending(head + text, delta) if len(log) < max_injections else None
+                delta = delta if cut is None else delta[:cut]
                 text += delta
-                yield StreamChunk(delta)
+                if delta:
+                    yield StreamChunk(delta)
                 if cut is not None:
                     break
+        rest = _drop_number_tail(held, final=True) if held else ""
+        if rest:  # the stream ended while watching: "." is kept, the model's digits are not
+            text += rest
+            yield StreamChunk(rest)
         if last is not None:
             prompt_tokens += last.prompt_tokens
             completion_tokens += last.completion_tokens

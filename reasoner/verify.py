@@ -16,7 +16,26 @@ API (stable; the agent's reason node calls it)::
   "15% of 240", "What is 17 times 23?") and nothing else but known instructions ("Put the final
   answer in \\boxed{}."): it is computed exactly (:mod:`reasoner.calculator`) and compared;
 - ``equation``: one equation in one variable ("Solve 2x + 3 = 11"): the answer is substituted
-  back, and the solution set (sympy, on a tree built from a whitelisted parse) must be complete.
+  back, and the solution set (sympy, on a tree built from a whitelisted parse) must be complete;
+- ``code_tests``: the question gives tests (``assert f(2) == 4`` lines or ``>>>`` examples) that
+  call a function the answer's code block defines: code and tests run in the kernel-isolated
+  sandbox (:mod:`reasoner.sandbox`), and a random marker printed after the last test proves
+  they all ran (code that exits early does not pass).
+
+In the agent's reason node (``verify`` blocks: ~1 s on the first equation, which imports sympy,
+and a sandbox run for code, so call it with ``await asyncio.to_thread(verify, ...)``)::
+
+    verdict = verify(question, completion.text, final, tts=tts_field)
+    # verified     -> status "verified"
+    # contradicted -> the model's answer is wrong; verdict.corrected is the exact answer
+    # unverified   -> "unverified" (or "low_confidence" when the agreement check failed);
+    #                 any failed "step" check is a flagged calculation
+    answer["checks"] = [c.as_dict() for c in verdict.checks]
+
+The calculator modes of generation (``flag``: steps listed in ``Completion.extra["calculator"]``;
+``inject``: exact values written into the stream) live in :mod:`reasoner.control`
+(``control.wrap(backend, calculator="off"|"flag"|"inject")``); numbers in any format are read
+by :func:`reasoner.calculator.parse_number`.
 
 ``contradicted`` means such a check computed a different answer (``corrected`` holds it).
 Anything else is ``unverified``: written steps that recompute correctly (``step`` checks) do
@@ -29,6 +48,7 @@ check, never an exception and never a false ``verified``.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -47,8 +67,10 @@ from reasoner.calculator import (
     normalise,
     parse_number,
 )
+from reasoner.parsing import last_code_block
 
 MAX_STEPS = 64
+CODE_TIMEOUT = 10.0  # seconds for the answer's code and the question's tests together
 MAX_QUESTION = 600
 
 # Instructions that do not change the value asked for (removed before the question is read).
@@ -104,7 +126,7 @@ class Verdict:
 # -- reading the question -----------------------------------------------------------------
 def _prepare(question: str) -> str:
     """The question without known instructions, number words as digits, word operators as symbols."""
-    text = _INSTRUCTIONS.sub(" ", question[:MAX_QUESTION])
+    text = _INSTRUCTIONS.sub(" ", question[:MAX_QUESTION].replace("’", "'"))
     try:
         from text_to_num import alpha2digit
 
@@ -254,8 +276,9 @@ def check_equation(question: str, final_answer: str | None) -> tuple[Check, str 
         return Check("equation", "skipped", f"{shown}: not solved exactly ({exc})"), None
     except Exception as exc:  # sympy's own errors: never a crash, never a verdict
         return Check("equation", "skipped", f"{shown}: not solved exactly ({type(exc).__name__})"), None
-    if solutions is None:
-        return Check("equation", "skipped", f"{shown}: no finite set of rational solutions to compare"), None
+    if not solutions:
+        why = "no real solution" if solutions == [] else "no finite set of rational solutions"
+        return Check("equation", "skipped", f"{shown}: {why} to compare"), None
     corrected = " or ".join(f"{variable} = {exact_text(s)}" for s in solutions)
     values = _answer_values(final_answer, variable) if final_answer else None
     if values is None:
@@ -278,6 +301,53 @@ def check_equation(question: str, final_answer: str | None) -> tuple[Check, str 
                      f"{corrected}"), corrected
     return Check("equation", "passed", f"{shown}: substituted back, {'; '.join(substituted)} (equal); "
                  "no other solution"), corrected
+
+
+_ASSERT = re.compile(r"^[ \t]*(assert\s.+)$", re.M)
+_EXAMPLE = re.compile(r"^[ \t]*>>> .+(?:\n(?![ \t]*>>>)(?![ \t]*```)[ \t]*\S.*)*", re.M)
+
+
+def question_tests(question: str, code: str) -> str | None:
+    """The tests a question gives, as a program to run after ``code``; None when there are none or
+    none of them calls a function that ``code`` defines."""
+    names = set(re.findall(r"^[ \t]*def\s+([A-Za-z_]\w*)", code, re.M))
+    asserts, examples = _ASSERT.findall(question), _EXAMPLE.findall(question)
+    if not any(re.search(rf"\b{re.escape(n)}\s*\(", t) for n in names for t in asserts + examples):
+        return None
+    parts = [a.strip() for a in asserts]
+    if examples:
+        text = "\n".join(e.strip() for e in examples)
+        parts.append("import doctest as _doctest\n"
+                     f"_test = _doctest.DocTestParser().get_doctest({text!r}, globals(), 'question', None, 0)\n"
+                     "_runner = _doctest.DocTestRunner(verbose=False)\n_runner.run(_test)\n"
+                     "assert _runner.failures == 0, 'an example of the question fails'")
+    return "\n".join(parts)
+
+
+def check_code(question: str, answer_text: str, timeout: float | None = None) -> tuple[Check, str | None] | None:
+    """Run the answer's code against the tests the question gives, in the sandbox; None without tests."""
+    code = last_code_block(answer_text or "")
+    tests = question_tests(question, code) if code else None
+    if code is None or tests is None:
+        return None
+    count = len(_ASSERT.findall(question)) + len(_EXAMPLE.findall(question))
+    marker = f"corecover-tests-ran-{secrets.token_hex(8)}"
+    try:
+        from reasoner.sandbox import SandboxUnavailable, run_code
+    except ImportError:
+        return Check("code_tests", "skipped", "no sandbox module to run the tests in"), None
+    try:
+        result = run_code(code, f"{tests}\nprint({marker!r})", timeout=timeout or CODE_TIMEOUT,
+                          memory_mb=512)
+    except SandboxUnavailable as exc:
+        return Check("code_tests", "skipped", f"not run: {exc}"), None
+    if result.passed and marker in result.stdout:
+        return Check("code_tests", "passed", f"the answer's code passes the {count} test(s) of the question "
+                     f"(sandbox: {result.isolation}, {result.seconds:.2f} s)"), None
+    why = result.status if not result.passed else "the tests did not all run (the code ended early)"
+    last = (result.stderr.strip().splitlines() or [""])[-1][:160]
+    return Check("code_tests", "failed", f"the answer's code fails the question's test(s): {why}"
+                 + (f" ({last})" if last else "")), None
 
 
 def check_steps(text: str) -> list[Check]:
@@ -318,8 +388,10 @@ def verify(question: str, answer_text: str, final_answer: str | None, *,
     question, answer_text = question or "", answer_text or ""
     final_answer = final_answer.strip() if isinstance(final_answer, str) and final_answer.strip() else None
     verdict = Verdict("unverified")
-    for name, checker in (("arithmetic", check_arithmetic), ("equation", check_equation)):
-        found = _guarded(name, checker, question, final_answer)
+    checkers = (("arithmetic", check_arithmetic, final_answer), ("equation", check_equation, final_answer),
+                ("code_tests", check_code, answer_text))
+    for name, checker, given in checkers:
+        found = _guarded(name, checker, question, given)
         if found is None:
             continue
         check, corrected = found

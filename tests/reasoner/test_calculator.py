@@ -130,6 +130,7 @@ class ScriptedBackend:
         self.script = script
         self.defaults = Sampling(temperature=0.0, max_tokens=256)
         self.requests: list[list[dict[str, str]]] = []
+        self.streamed = 0  # deltas sent, over every request
 
     def _remainder(self, prefix: str) -> str:
         count = prefix.count("=")
@@ -148,7 +149,9 @@ class ScriptedBackend:
         prefix = msgs[-1]["content"] if msgs[-1]["role"] == "assistant" else ""
         words = re.findall(r"\s*=|\s*[^\s=]+|\s+$", self._remainder(prefix))
         pieces = words[:params.max_tokens]
-        yield from (StreamChunk(p) for p in pieces)
+        for piece in pieces:
+            self.streamed += 1
+            yield StreamChunk(piece)
         finish = "length" if len(words) > len(pieces) else "stop"
         yield StreamChunk("", Completion.from_text("".join(pieces), finish_reason=finish, prompt_tokens=5,
                                                    completion_tokens=len(pieces), backend=self.name, model=self.model))
@@ -186,7 +189,7 @@ def test_inject_replaces_every_computed_value() -> None:
                                                             {"expression": "340 + 1", "value": "341"}]
     assert len(backend.requests) == 3  # continued twice, each time from the text so far
     assert backend.requests[1][-1] == {"role": "assistant", "content": "We need 17 * 23 = 391"}
-    assert completion.completion_tokens == sum(1 for c in chunks if c.delta) - 2  # injected values are not sampled
+    assert completion.completion_tokens == backend.streamed  # every sampled token, none of the injected ones
 
 
 def test_inject_respects_the_caps() -> None:
@@ -239,3 +242,17 @@ def test_inject_on_the_real_model_keeps_every_written_step_exact(embedded_backen
     for injection in report["injections"]:
         assert evaluate(injection["expression"]) == parse_number(injection["value"])
     assert completion.completion_tokens <= 96 + 8
+
+
+def test_the_models_own_digits_after_an_injection_are_dropped() -> None:
+    """A model that goes on writing its own number (``183`` + ``.33``) does not change the value."""
+    for script, shown in [("3294 / 18 = 183.33 is the result.", "3294 / 18 = 183 is the result."),
+                          ("66 * 981 = 647460. Done", "66 * 981 = 64746. Done"),
+                          ("1 / 4 = 0.25 exactly", "1 / 4 = 0.25 exactly"),
+                          ("7 * 8 = 56", "7 * 8 = 56")]:
+        backend = ScriptedBackend(script)
+        backend._remainder = lambda prefix, s=script: s if "=" not in prefix else s[s.index("=") + 1:].lstrip()[
+            len(prefix.rsplit("=", 1)[1].strip()):]  # the model goes on after what the prefix holds
+        chunks = list(calculator_stream(backend, "q"))
+        assert chunks[-1].completion.text == shown, script
+        assert "".join(c.delta for c in chunks) == shown

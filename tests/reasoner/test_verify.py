@@ -78,6 +78,8 @@ def test_wrong_or_incomplete_equation_answers_are_contradicted() -> None:
     assert status("Solve x^2 = 2", "1.414") == "unverified"  # irrational: not compared
     assert status("Solve x/0 = 2", "1") == "unverified"
     assert status("Solve x + y = 3", "1") == "unverified"  # two variables
+    assert verify("Solve x^2 + 1 = 0", "", "1").as_dict()["corrected"] is None  # no real solution
+    assert status("What’s 6 * 7?", "42") == "verified"
 
 
 @pytest.mark.parametrize("question", [
@@ -159,3 +161,49 @@ def test_verified_iff_the_answer_is_exactly_right(a: int, b: int, op: str, offse
     question = f"What is {a} {op} {b}?" if b >= 0 else f"What is {a} {op} ({b})?"
     assert status(question, text) == ("verified" if offset == 0 else "contradicted")
 
+
+
+# -- code answers against the question's tests (the sandbox) ------------------------------
+CODE_QUESTION = ("Write a Python function add(a, b) that returns the sum of a and b.\n"
+                 "assert add(2, 3) == 5\nassert add(-1, 1) == 0")
+
+
+def code_answer(body: str) -> str:
+    return f"Here it is:\n```python\n{body}\n```"
+
+
+def test_question_tests_are_found_only_when_they_call_the_answer() -> None:
+    from reasoner.verify import question_tests
+
+    code = "def add(a, b):\n    return a + b"
+    assert question_tests(CODE_QUESTION, code) == "assert add(2, 3) == 5\nassert add(-1, 1) == 0"
+    assert question_tests("Write add.\nassert True", code) is None  # tests must exercise the answer
+    assert question_tests(CODE_QUESTION, "def plus(a, b):\n    return a + b") is None
+    doc = question_tests("Write square(n).\n>>> square(3)\n9\n>>> square(-2)\n4", "def square(n): return n * n")
+    assert doc is not None and "DocTestParser" in doc
+    assert verify("Write add.\nassert True", code_answer(code), None).status == "unverified"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> None:
+    sandbox = pytest.importorskip("reasoner.sandbox", reason="the sandbox module is not on this branch yet")
+    problem = sandbox.kernel_isolation()
+    if problem:
+        pytest.skip(f"no kernel isolation here: {problem}")
+
+
+@pytest.mark.slow
+def test_code_answers_run_against_the_question_tests(sandbox: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reasoner.verify.CODE_TIMEOUT", 3.0)
+    right = verify(CODE_QUESTION, code_answer("def add(a, b):\n    return a + b"), None)
+    assert right.status == "verified" and right.checks[0].name == "code_tests", right.checks
+    wrong = verify(CODE_QUESTION, code_answer("def add(a, b):\n    return a - b"), None)
+    assert wrong.status == "contradicted" and wrong.checks[0].outcome == "failed"
+    early = verify(CODE_QUESTION, code_answer("def add(a, b):\n    return 0\nimport sys\nsys.exit(0)"), None)
+    assert early.status == "contradicted", early.checks  # the tests never ran: not a pass
+    loops = verify(CODE_QUESTION, code_answer("def add(a, b):\n    while True:\n        pass"), None)
+    assert loops.status == "contradicted"
+    doc = verify("Write square(n).\n>>> square(3)\n9", code_answer("def square(n):\n    return n * n"), None)
+    assert doc.status == "verified", doc.checks
+    bad_doc = verify("Write square(n).\n>>> square(3)\n9", code_answer("def square(n):\n    return n + n"), None)
+    assert bad_doc.status == "contradicted"
