@@ -147,7 +147,13 @@ def run_graph(tree: Path, items: list[dict[str, Any]], out: Path) -> list[dict[s
     env = {**os.environ, "PYTHONPATH": str(tree)}
     subprocess.run([sys.executable, __file__, "--worker", str(items_file), str(out)], env=env, check=True,
                    cwd=tree)
-    by_id = {r["id"]: r for r in map(json.loads, out.read_text().splitlines()) if r}
+    return read_records(items, out)
+
+
+def read_records(items: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """The recorded answers to ``items`` (those answered so far)."""
+    lines = out.read_text().splitlines() if out.exists() else []
+    by_id = {r["id"]: r for r in map(json.loads, filter(None, lines))}
     return [{**it, **by_id[it["id"]]} for it in items if it["id"] in by_id]
 
 
@@ -233,6 +239,7 @@ def main() -> None:
     parser.add_argument("--gsm", type=int, default=200, help="GSM8K test items (first N)")
     parser.add_argument("--mixed", type=int, default=40, help="held-out mixed (facts + computation) questions")
     parser.add_argument("--baseline", default="be9a19b", help="git ref of today's graph ('' to skip)")
+    parser.add_argument("--report-only", action="store_true", help="tables from the records already in --out")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "trust")
     args = parser.parse_args()
 
@@ -246,7 +253,8 @@ def main() -> None:
         subset = [it for it in items if it["dataset"] == dataset]
         for name, tree in systems.items():
             print(f"{dataset} / {name}: {tree} on {len(subset)} items", flush=True)
-            records = run_graph(tree, subset, args.out / f"{name}-{args.half}.jsonl")
+            out = args.out / f"{name}-{args.half}.jsonl"
+            records = read_records(subset, out) if args.report_only else run_graph(tree, subset, out)
             for r in records:
                 r["correct"] = correct(r)
             results[name] += records
@@ -257,6 +265,8 @@ def main() -> None:
     for dataset in dict.fromkeys(it["dataset"] for it in items):
         for name, records in results.items():
             subset = [r for r in records if r["dataset"] == dataset]
+            if not subset:
+                continue
             rows = table(subset)
             report["tables"].setdefault(dataset, {})[name] = rows
             for status, row in sorted(rows.items(), key=lambda kv: -TRUST_ORDER.get(kv[0], -1)):
