@@ -190,9 +190,19 @@ def table(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for r in records:
         by_status[r["status"] or "?"].append(r["correct"])
     total = len(records)
-    rows = {s: {"n": len(v), "coverage": len(v) / total, "precision": sum(v) / len(v)} for s, v in by_status.items()}
+    rows = {s: {"n": len(v), "coverage": len(v) / total, "precision": sum(v) / len(v),
+                "wilson95": wilson(sum(v), len(v))} for s, v in by_status.items()}
     rows["(all)"] = {"n": total, "coverage": 1.0, "precision": sum(r["correct"] for r in records) / max(1, total)}
     return rows
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion k/n (small n: the precision of a rare label is uncertain)."""
+    if n == 0:
+        return 0.0, 1.0
+    p, d = k / n, 1 + z * z / n
+    centre, half = (p + z * z / (2 * n)) / d, z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def risk_coverage(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
@@ -261,7 +271,7 @@ def main() -> None:
 
     report: dict[str, Any] = {"half": args.half, "systems": {k: str(v) for k, v in systems.items()}, "tables": {}}
     curves: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    print(f"\n{'data set':<11}{'system':<7}{'status':<16}{'n':>5}{'coverage':>10}{'precision':>11}")
+    print(f"\n{'data set':<11}{'system':<7}{'status':<16}{'n':>5}{'coverage':>10}{'precision':>11}  95% CI")
     for dataset in dict.fromkeys(it["dataset"] for it in items):
         for name, records in results.items():
             subset = [r for r in records if r["dataset"] == dataset]
@@ -271,7 +281,8 @@ def main() -> None:
             report["tables"].setdefault(dataset, {})[name] = rows
             for status, row in sorted(rows.items(), key=lambda kv: -TRUST_ORDER.get(kv[0], -1)):
                 precision = "–" if status in ABSTAIN else f"{row['precision']:.3f}"
-                print(f"{dataset:<11}{name:<7}{status:<16}{row['n']:>5}{row['coverage']:>10.3f}{precision:>11}")
+                ci = "" if status in ABSTAIN else "  [{:.2f}, {:.2f}]".format(*row["wilson95"])
+                print(f"{dataset:<11}{name:<7}{status:<16}{row['n']:>5}{row['coverage']:>10.3f}{precision:>11}{ci}")
             curves.setdefault(dataset, {})[name] = risk_coverage(subset)
     checks = [r["checks_seconds"] * 1000 for r in results["new"] if r.get("checks_seconds") is not None]
     if checks:
