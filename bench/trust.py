@@ -192,7 +192,8 @@ def table(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     total = len(records)
     rows = {s: {"n": len(v), "coverage": len(v) / total, "precision": sum(v) / len(v),
                 "wilson95": wilson(sum(v), len(v))} for s, v in by_status.items()}
-    rows["(all)"] = {"n": total, "coverage": 1.0, "precision": sum(r["correct"] for r in records) / max(1, total)}
+    right = sum(r["correct"] for r in records)
+    rows["(all)"] = {"n": total, "coverage": 1.0, "precision": right / max(1, total), "wilson95": wilson(right, total)}
     return rows
 
 
