@@ -352,7 +352,7 @@ class Attributed:
 class Rules:
     """The thresholds of the attribution test (tuned on the even-numbered NQ-open questions)."""
 
-    min_about: float = 0.6      # share of the question's other words in the answer's passage sentence + title
+    min_about: float = 0.75     # share of the question's other words in the answer's passage sentence + title
     min_support: float = 0.5    # share of a kept sentence's content words found in its passage
     min_about_extract: float = 1.0  # the same for a sentence quoted from a passage (no model answer behind it)
 
