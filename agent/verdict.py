@@ -8,8 +8,9 @@
   recomputed value, and the wrong steps are listed.
 - mixed route: every number taken from the facts must be in a cited passage
   (:mod:`agent.facts`: fixed from the passage or flagged); the last written calculation is then
-  recomputed exactly with the passage's numbers. ``grounded`` when all facts matched (or were
-  fixed) and that calculation uses them; otherwise ``unverified``.
+  recomputed exactly with the passage's numbers. The status stays ``unverified``, with these
+  checks: the set-up (which numbers, which operation) is the model's, and nothing exact confirms it
+  ("How old was Dracula in 2000?" set up as 2000 + 1897 recomputes exactly and is still wrong).
 
 The model's own words ("The answer is correct.") are never evidence.
 """
@@ -109,8 +110,6 @@ def _judge_mixed(question: str, text: str, answer: str, final: str | None,
             judged.notes.append(f"the answer is recomputed from the passages' numbers: {setup} = {value} "
                                 f"(the model answered {final})")
             judged.final_answer = value
-        if found.ok and uses_facts:
-            judged.status = "grounded"
     for value, fix in found.fixed.items():
         judged.notes.append(f"{value} is not what the cited passage says; {fix} is used instead")
     if found.flagged:

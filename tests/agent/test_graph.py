@@ -121,12 +121,8 @@ async def test_mixed_route_gives_facts_to_the_reasoner(runner, reasoner):
     question = "How many years passed between the birth of Isaac Newton and the birth of Albert Einstein?"
     result = await runner.ainvoke(question, route="mixed")
     assert result["route"] == "mixed"
-    assert result["status"] in ("grounded", "unverified", "truncated")
-    outcomes = {c["name"]: c["outcome"] for c in result["checks"] if c["name"] in ("facts_in_passage", "computation")}
-    if result["status"] == "grounded":  # the passages' numbers, recomputed exactly
-        assert outcomes.get("computation") == "passed"
-    else:
-        assert "failed" in outcomes.values() or not result["citations"]
+    assert result["status"] in ("unverified", "truncated")  # the set-up is the model's: never more
+    assert any(c["name"] in ("facts_in_passage", "computation") for c in result["checks"])
     assert {c["title"] for c in result["citations"]} & {"Isaac Newton", "Albert Einstein"}
     prompt = reasoner.calls[-1][-1]["content"]
     assert "[1]" in prompt and question in prompt

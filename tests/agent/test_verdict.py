@@ -49,18 +49,22 @@ def test_low_agreement_is_low_confidence():
     assert judge("Tom has 3 apples and 4 more. How many?", "7", "7", "7", tts=tts).status == "low_confidence"
 
 
-def test_mixed_grounded_only_on_the_passages_numbers(facts):
+def test_mixed_answers_are_checked_against_the_passages_but_never_more_than_unverified(facts):
     good = judge(MIXED, "Newton was born in 1642 and Einstein in 1879. 1879 - 1642 = 237.", "...", "237",
                  facts=facts)
-    assert good.status == "grounded" and good.final_answer == "237"
+    assert good.status == "unverified" and good.final_answer == "237"
+    assert {c["name"]: c["outcome"] for c in good.checks}["computation"] == "passed"
     slip = judge(MIXED, "Einstein was born in 1979, Newton in 1642. 1979 - 1642 = 337.", "...", "337", facts=facts)
     assert slip.final_answer == "237" and any("1879" in n for n in slip.notes)
     invented = judge(MIXED, "Newton was born in 1500, Einstein in 1879. 1879 - 1500 = 379.", "...", "379",
                      facts=facts)
-    assert invented.status == "unverified" and invented.final_answer == "379"
-    words_only = judge(MIXED, "The answer is 237, I am sure it is correct.", "...", "237", facts=facts)
-    assert words_only.status == "unverified"
-    assert judge(MIXED, "1879 - 1642 = 237", "...", "237", facts=[]).status == "unverified"
+    assert invented.final_answer == "379" and any(c["outcome"] == "failed" for c in invented.checks)
+    wrong_setup = judge("How old was Dracula in 2000, counting from its publication year?",
+                        "It was published in 1897. 2000 + 1897 = 3897.", "...", "3897",
+                        facts=[{"n": 1, "title": "Dracula", "text": "Dracula is an 1897 novel by Bram Stoker."}])
+    assert wrong_setup.status == "unverified"  # right facts, exact arithmetic, wrong operation
+    for judged in (good, slip, invented, wrong_setup, judge(MIXED, "The answer is 237.", "...", "237", facts=[])):
+        assert judged.status == "unverified"
 
 
 def test_last_calculation():
