@@ -41,6 +41,11 @@ EXAMPLES = [
     "How many years passed between the birth of Isaac Newton and the birth of Albert Einstein?",
 ]
 ROUTE_STYLE = {"reason": "magenta", "knowledge": "cyan", "mixed": "yellow"}
+STATUS_STYLE = {"verified": ("Verified", "bold green"), "grounded": ("Grounded", "bold green"),
+                "unverified": ("Unverified", "bold yellow"), "low_confidence": ("Low confidence", "bold yellow"),
+                "not_grounded": ("Not covered", "bold red"), "escalated": ("Larger model", "bold red"),
+                "truncated": ("Truncated", "bold red")}
+CHECK_MARK = {"passed": "[green]✓[/]", "failed": "[red]✗[/]"}
 
 Route = Annotated[str | None, typer.Option("--route", help="force a route: reason, knowledge or mixed")]
 Thread = Annotated[str | None, typer.Option("--thread", help="conversation thread id (new if unknown)")]
@@ -74,7 +79,8 @@ def show(result: dict[str, Any], show_thinking: bool = False, streamed: bool = F
     if result.get("escalated"):
         badge += " [bold red]escalated[/]"
     scores = ", ".join(f"{k} {v:.2f}" for k, v in (result.get("route_scores") or {}).items())
-    out.print(f"[dim]route:[/] {badge}  [dim]{scores}  status: {result.get('status')}[/]")
+    label, style = STATUS_STYLE.get(result.get("status") or "", (result.get("status") or "?", "bold"))
+    out.print(f"[dim]route:[/] {badge}  [dim]{scores}[/]  [dim]status:[/] [{style}]{escape(label)}[/]")
     if result.get("standalone_question") != result.get("question"):
         out.print(f"[dim]standalone question:[/] {escape(result['standalone_question'])}")
     if show_thinking and result.get("reasoning"):
@@ -82,9 +88,14 @@ def show(result: dict[str, Any], show_thinking: bool = False, streamed: bool = F
     if not streamed:
         out.print(escape(result.get("answer") or ""))
     if result.get("final_answer"):
-        out.print(f"[bold green]final answer:[/] {escape(str(result['final_answer']))}")
+        trusted = result.get("status") in ("verified", "grounded")
+        tag = "final answer:" if trusted else f"final answer ({label.lower()}):"
+        out.print(f"[{'bold green' if trusted else 'bold yellow'}]{tag}[/] {escape(str(result['final_answer']))}")
     for c in result.get("citations") or []:
         out.print(f"  [cyan][{c['n']}][/] [bold]{escape(c['title'])}[/] [dim]{escape(c['text'][:110])}…[/]")
+    for check in result.get("checks") or []:
+        mark = CHECK_MARK.get(check.get("outcome"), "[dim]·[/]")
+        out.print(f"  {mark} [dim]{escape(str(check.get('name')))}: {escape(str(check.get('detail', '')))}[/]")
     for note in result.get("notes") or []:
         out.print(f"[dim]note: {escape(note)}[/]")
     total = (result.get("usage") or {}).get("total", {})

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     think_budget: int | None = Field(None, description="max reasoning tokens before budget forcing")
     tts: Literal["none", "vote", "clr"] = Field("none", description="test-time scaling method")
     tts_k: int = Field(4, ge=1, le=64, description="samples per question for vote/clr")
+    calculator: Literal["off", "flag", "inject"] = Field("flag", description="reason route: flag wrong steps or inject exact values")
     # knowledge
     index_dir: Path | None = Field(None, description="retrieval index folder (None: user cache)")
     retrieve_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")

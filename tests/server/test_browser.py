@@ -58,9 +58,18 @@ def test_math_then_knowledge_question(page, live, artifacts):
     assert math.locator('[data-testid="route-badge"]').inner_text() == "Reasoner"
     assert math.locator(".answer").inner_text().strip()
     assert page.locator("#error").is_hidden()
+    # a formal question: the exact check gives 391 whatever the model wrote, and the badge says so
+    status = math.locator('[data-testid="status-badge"]')
+    assert status.inner_text() == "Verified" and status.get_attribute("data-status") == "verified"
+    assert status.get_attribute("title").startswith("Verified: an exact check")
+    assert "391" in math.locator(".final").inner_text()
 
     fact = ask(page, "Who painted the Mona Lisa?")
     assert fact.locator('[data-testid="route-badge"]').inner_text() == "Knowledge"
+    status = fact.locator('[data-testid="status-badge"]')
+    assert status.inner_text() in ("Grounded", "Not covered")  # never an unchecked label on a knowledge answer
+    if status.inner_text() == "Grounded":
+        assert fact.locator(".final").inner_text().strip()
     assert fact.locator(".answer").inner_text().strip()
     citation = fact.locator(".citation").first
     assert citation.is_visible()
