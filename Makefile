@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.corecover-installed
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test lint bench browser postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ browser: setup
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "install chromium for the browser tests"
 	@$(BIN)/python -m agent.assets || true
 
-test: setup browser
+# PostgreSQL 15 binaries for the Postgres checkpointer tests (each test starts its own throwaway server)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || echo "install postgresql for the Postgres tests"
+
+test: setup browser postgres
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: setup
