@@ -74,7 +74,8 @@ class AgentRunner:
         return self._limit
 
     async def check_question(self, question: str) -> None:
-        """Raise ``ContextLengthExceeded`` for a question the reasoner's context cannot hold."""
+        """Raise ``ContextLengthExceeded`` for a question the reasoner's context cannot hold (the
+        server asks before answering; the graph itself cuts an over-long question with a note)."""
         (await self.limit()).check(question)
 
     # -- answering ---------------------------------------------------------------------
@@ -94,9 +95,8 @@ class AgentRunner:
 
     async def _prepare(self, question: str, route: str | None, thread_id: str | None, owner: str | None,
                        options: dict[str, Any]) -> tuple[Any, dict[str, Any], str, dict[str, Any]]:
-        """Checks before anything is written: route, question length, the thread's owner."""
+        """Checks before anything is written: the route and the thread's owner."""
         inputs = self._inputs(question, route, options)
-        await self.check_question(question)
         graph = await self.graph()
         thread_id, config = self._config(thread_id, owner)
         if owner is not None:

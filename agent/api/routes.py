@@ -73,6 +73,10 @@ async def chat_completions(body: ChatCompletionRequest,
     who = speaker(user, body)
     thread_id = resolve_thread(body, x_thread_id, server.memory, who)
     agent = server.agent()
+    try:
+        await agent.check_question(question)     # before any thread is touched
+    except Exception as exc:
+        raise error_for(exc) from exc
     server.gate.enter()
     if body.stream:
         return await stream_answer(server, agent, body, question, thread_id, user, who)
