@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 log = logging.getLogger("corecover.store")
 
 SETUP_LOCK = 0x636F7265   # pg_advisory_lock key: replicas starting together create the tables once
-CONNECT_TIMEOUT = 10      # seconds to reach the database before giving up
+CONNECT_TIMEOUT = 10      # seconds to reach the database at start before giving up
+CHECKOUT_TIMEOUT = 5      # seconds a request waits for a connection (then 503, Retry-After)
 
 
 class StoreUnavailable(RuntimeError):
@@ -110,7 +111,7 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[Any]:
     # LangGraph's saver needs autocommit and dict rows; prepare_threshold=0 keeps it safe behind
     # transaction-mode poolers (PgBouncer); check= replaces connections a restarted server dropped
     pool = AsyncConnectionPool(url, min_size=1, max_size=max(2, pool_size), open=False,
-                               timeout=CONNECT_TIMEOUT, name="corecover-threads",
+                               timeout=CHECKOUT_TIMEOUT, name="corecover-threads",
                                check=AsyncConnectionPool.check_connection,
                                kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
     try:
