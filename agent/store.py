@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 log = logging.getLogger("corecover.store")
 
-SETUP_LOCK = 0x636F7265   # pg_advisory_lock key: replicas starting together create the tables once
+SETUP_LOCK = 0x636F7265   # advisory lock key: replicas starting together create the tables once
 CONNECT_TIMEOUT = 10      # seconds to reach the database at start before giving up
 CHECKOUT_TIMEOUT = 5      # seconds a request waits for a connection (then 503, Retry-After)
 
@@ -118,7 +118,7 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[Any]:
         async with probe:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
             saver = AsyncPostgresSaver(pool)
-            await probe.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            await _lock(probe)
             try:
                 await saver.setup()
             finally:
@@ -131,3 +131,15 @@ async def _postgres(url: str, pool_size: int) -> AsyncIterator[Any]:
         yield saver
     finally:
         await pool.close()
+
+
+async def _lock(conn: Any, timeout: float = 300) -> None:
+    """Take the set-up lock, polling: a replica blocked in ``pg_advisory_lock`` would hold a
+    transaction open, which the other's ``CREATE INDEX CONCURRENTLY`` waits for (a deadlock)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (SETUP_LOCK,))).fetchone())[0]:
+        if asyncio.get_running_loop().time() > deadline:
+            raise StoreUnavailable(f"another replica has been creating the thread tables for {timeout:.0f} s")
+        await asyncio.sleep(0.2)

@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -257,6 +258,7 @@ async def main() -> None:
                         help="2: two servers on one PostgreSQL database, turns alternating between them")
     parser.add_argument("--compare", action="store_true", help="1 replica on SQLite, then 2 on PostgreSQL")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the servers and the database too
 
     failed = False
     for replicas in ((1, 2) if args.compare else (args.replicas,)):

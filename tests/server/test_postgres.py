@@ -50,9 +50,15 @@ def turns(base: str, thread: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def replicas(postgres, index_dir, tmp_path_factory):
-    """Two ``corecover serve`` processes on one PostgreSQL database, started together."""
+    """Two ``corecover serve`` processes started together on one fresh PostgreSQL database (both
+    race to create the tables)."""
+    import psycopg
+
     tmp = tmp_path_factory.mktemp("replicas")
-    env = serve_env(tmp, checkpoint_url=postgres.url, index_dir=str(index_dir))
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE replicas")
+    url = postgres.url.rsplit("/", 1)[0] + "/replicas"
+    env = serve_env(tmp, checkpoint_url=url, index_dir=str(index_dir))
     ports = [free_port(), free_port()]
     logs = [open(tmp / f"replica-{i}.log", "w") for i in range(2)]  # noqa: SIM115
     procs = [subprocess.Popen([CORECOVER, "serve", "--port", str(port)], cwd=tmp, env=env,
@@ -113,8 +119,11 @@ def test_database_down_is_a_503_with_retry_after_and_loses_nothing(replicas, pos
             assert postgres.password not in error["message"] and "***" in error["message"]
     finally:
         postgres.start()
+    deadline = time.monotonic() + 90                  # the pool reconnects by itself, with backoff
+    while httpx.get(f"{b}/api/threads", timeout=60).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(1)
     assert turns(b, thread) == before                 # nothing half-written
-    again = ask(b, "What is 3 + 5?", thread)          # the pool reconnects by itself
+    again = ask(b, "What is 3 + 5?", thread)
     assert again.status_code == 200, again.text
     assert [t["content"] for t in turns(a, thread)[::2]] == ["What is 3 + 3?", "What is 3 + 5?"]
 
