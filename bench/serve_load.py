@@ -259,6 +259,7 @@ async def main() -> None:
     parser.add_argument("--compare", action="store_true", help="1 replica on SQLite, then 2 on PostgreSQL")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # stop the servers and the database too
+    sys.stdout.reconfigure(line_buffering=True)
 
     failed = False
     for replicas in ((1, 2) if args.compare else (args.replicas,)):
