@@ -116,7 +116,7 @@ class LlamaCppBackend:
         room = self.n_ctx - len(tokens)
         if room < 8:
             raise ContextLengthError(f"the prompt has {len(tokens)} tokens, more than the context of "
-                               f"{self.n_ctx} allows: shorten the question or raise n_ctx")
+                                     f"{self.n_ctx} allows: shorten the question or raise n_ctx")
         max_tokens = min(params.max_tokens, room)
         pieces: list[str] = []
         finish = "stop"
