@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.corecover-installed
 
-.PHONY: setup demo test lint bench browser sandbox clean
+.PHONY: setup demo test lint bench browser sandbox postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ browser: setup
 sandbox:
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || echo "install bubblewrap for the sandbox tests"
 
+# PostgreSQL 15 binaries for the Postgres checkpointer tests (each test starts its own throwaway server)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || echo "install postgresql for the Postgres tests"
+
 # tests run in random order (pytest-randomly; `make test` prints the seed, rerun an order with --randomly-seed=N)
-test: setup browser sandbox
+test: setup browser sandbox postgres
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -p randomly
 
 lint: setup

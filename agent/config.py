@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     reasoner: str = Field("llamacpp:embedded", description="reasoner backend spec")
     reasoner_max_tokens: int | None = Field(None, description="cap on generated tokens (None: preset)")
     reasoner_temperature: float | None = Field(None, description="override the preset temperature")
+    reasoner_context: int | None = Field(None, ge=256, description="the reasoner's context in tokens "
+                                         "(None: llama.cpp's n_ctx; unknown for an OpenAI-compatible server)")
     think_budget: int | None = Field(None, description="max reasoning tokens before budget forcing")
     tts: Literal["none", "vote", "clr"] = Field("none", description="test-time scaling method")
     tts_k: int = Field(4, ge=1, le=64, description="samples per question for vote/clr")
@@ -61,10 +63,15 @@ class Settings(BaseSettings):
     route_threshold: float | None = Field(None, description="calibrated reasoner-route threshold")
     checkpoint_db: Path = Field(Path(user_data_dir(APP)) / "threads.sqlite",
                                 description="SQLite file of conversation threads")
+    checkpoint_url: str | None = Field(None, description="postgresql://user:pass@host/db: threads in "
+                                       "PostgreSQL, shared by several replicas (None: the SQLite file)")
     # server
     host: str = Field("127.0.0.1", description="server bind address")
     port: int = Field(8000, description="server port")
     api_key: SecretStr | None = Field(None, description="API key the server requires")
+    keys_file: Path | None = Field(None, description="TOML file mapping users to API keys: [users] name = \"key\"")
+    users: dict[str, SecretStr] = Field(default_factory=dict, description="users and their API keys "
+                                        "(with the keys file's): each sees only their own threads")
     max_concurrency: int = Field(4, ge=1, description="requests served at once before 429")
     request_timeout: float = Field(300.0, gt=0, description="seconds per request")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")
@@ -90,6 +97,11 @@ class Settings(BaseSettings):
         for key in ("knowledge_api_key", "api_key"):
             if data.get(key):
                 data[key] = "********"
+        data["users"] = {user: "********" for user in data.get("users") or {}}
+        if data.get("checkpoint_url"):
+            from agent.store import mask_url
+
+            data["checkpoint_url"] = mask_url(data["checkpoint_url"])
         return data
 
 

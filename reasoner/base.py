@@ -17,6 +17,10 @@ class BackendError(RuntimeError):
     """A backend could not answer. The message says what went wrong and how to fix it."""
 
 
+class ContextLengthError(BackendError):
+    """The prompt is longer than the model's context: the caller's input, not a backend fault."""
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Sampling settings. ``top_k=-1`` disables top-k; ``temperature=0`` is greedy."""

@@ -15,6 +15,7 @@ from typing import Any
 from reasoner.base import (
     BackendError,
     Completion,
+    ContextLengthError,
     Messages,
     Sampling,
     StreamChunk,
@@ -129,8 +130,8 @@ class LlamaCppBackend:
         tokens = self.prompt_tokens(messages)
         room = self.n_ctx - len(tokens)
         if room < 8:
-            raise BackendError(f"the prompt has {len(tokens)} tokens, more than the context of "
-                               f"{self.n_ctx} allows: shorten the question or raise n_ctx")
+            raise ContextLengthError(f"the prompt has {len(tokens)} tokens, more than the context of "
+                                     f"{self.n_ctx} allows: shorten the question or raise n_ctx")
         max_tokens = min(params.max_tokens, room)
         pieces: list[str] = []
         finish = "stop"
