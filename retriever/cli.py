@@ -104,7 +104,7 @@ def add(
     path = index_dir or default_index_dir()
     try:
         corpus = read_manifest(path, verify=False).get("corpus") or ""
-        root = corpus if Path(corpus).is_dir() else None  # files under the indexed folder keep its ids
+        root = corpus if Path(corpus).is_absolute() and Path(corpus).is_dir() else None  # keep the folder's ids
         loaded = read_paths(paths, root=root, text_field=text_field, title_field=title_field)
         if not loaded.passages:
             raise RetrieverError(no_text_message(" ".join(map(str, paths)), loaded) + "; the index is unchanged")

@@ -79,20 +79,24 @@ def default_work_dir() -> Path:
     return Path(user_cache_dir("corecover")) / "embeddings"
 
 
-def _progress_callback(progress: bool | Callable[[int, int], None], total: int):
-    """(callback, closer) for a progress option: True draws a tqdm bar on stderr."""
+def _progress_callback(progress: bool | Callable[[int, int], None]):
+    """(callback, closer) for a progress option: True draws a tqdm bar on stderr once there is work."""
     if callable(progress):
         return progress, lambda: None
     if not progress:
         return None, lambda: None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc="embedding passages", unit="passage", smoothing=0.1)
+    bars = []
 
-    def update(done: int, _total: int) -> None:
-        bar.update(done - bar.n)
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="embedding passages", unit="passage", smoothing=0.1))
+        bars[0].update(done - bars[0].n)
 
-    return update, bar.close
+    return update, lambda: bars and bars[0].close()
+
+
 class Index:
     """Passages searchable by dense vectors (FAISS), BM25, or both fused ("hybrid")."""
 
@@ -173,7 +177,7 @@ class Index:
         dim = reuse.manifest["dimension"] if reuse is not None else embedder.dim
         shard_dir = model_work_dir(Path(work_dir or default_work_dir()).expanduser(), embedder.name)
         stats = EmbedStats()
-        callback, close = _progress_callback(progress, len(texts))
+        callback, close = _progress_callback(progress)
         try:
             vectors, shards = embed_resumable(texts, embedder.encode, dim, shard_dir, known=known,
                                               shard_size=shard_size, progress=callback, stats=stats)
@@ -185,7 +189,8 @@ class Index:
         index_seconds = time.perf_counter() - started
         manifest = {
             "embedding_model": embedder.name,
-            "embedding_fingerprint": model_fingerprint(embedder),
+            "embedding_fingerprint": (reuse.manifest.get("embedding_fingerprint") if reuse is not None else None)
+            or model_fingerprint(embedder),
             "dimension": dim,
             "count": len(chunks),
             "documents": len(documents),

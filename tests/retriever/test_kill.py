@@ -22,6 +22,8 @@ from retriever.phases import PAUSE_AT, PAUSE_FILE, PHASES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARD = 4
+# `add` runs the same embed-and-save code as `build`: it is killed mid-embedding, before and after the swap
+CASES = [*(("build", p) for p in PHASES), *(("add", p) for p in ("embedding", "save-synced", "swapped"))]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -87,15 +89,14 @@ def runs(tmp_path_factory, corpus, embedder):
     base = tmp_path_factory.mktemp("kill")
     old_index = base / "old-index"
     build_index(corpus["old"], old_index, embedder=embedder, work_dir=base / "work", progress=False)
-    started = {(c, p): Run(base, c, p, corpus, old_index) for c in ("build", "add") for p in PHASES}
+    started = {(c, p): Run(base, c, p, corpus, old_index) for c, p in CASES}
     yield started
     for run in started.values():
         run.kill()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("phase", PHASES)
-@pytest.mark.parametrize("command", ["build", "add"])
+@pytest.mark.parametrize(("command", "phase"), CASES)
 def test_kill_in_each_phase(runs, corpus, command, phase, counting_embedder):
     run = runs[(command, phase)]
     paused = run.wait_paused()

@@ -174,6 +174,8 @@ def test_cli_build_add_remove_with_pdf_html_and_bad_files(tmp_path, monkeypatch)
     (bad / "locked.pdf").write_bytes(encrypted(pdf_bytes(["x"]), "pw"))
     result = runner.invoke(app, ["add", str(bad), "--index", str(out)])
     assert result.exit_code == 1 and "holds no readable text" in result.output and "encrypted PDF" in result.output
+    result = runner.invoke(app, ["add", str(docs), "--index", str(out), "--model", str(bad)])
+    assert result.exit_code == 1 and "built with embedding model 'embedded'" in result.output
     result = runner.invoke(app, ["remove", "no-such-doc", "--index", str(out)])
     assert result.exit_code == 1 and "unknown document id 'no-such-doc'" in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
