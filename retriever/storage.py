@@ -130,6 +130,12 @@ def clean_stale(path: Path) -> list[Path]:
         if dead or old:
             shutil.rmtree(tmp, ignore_errors=True)
             removed.append(tmp)
+    if path.is_dir():  # what corecover before format 2 left when killed between its two renames
+        for old in path.parent.glob(f".{path.name}.old-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - old.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(old, ignore_errors=True)
+                    removed.append(old)
     return removed
 
 

@@ -123,6 +123,8 @@ def test_kill_in_each_phase(runs, corpus, command, phase, counting_embedder):
         add_documents(run.idx, read_paths([corpus["extra"]]).passages, embedder=counting, work_dir=run.work,
                       progress=False, shard_size=SHARD)
     unfinished = paused["total"] - paused["embedded"] if phase == "embedding" else 0
+    print(f"killed {command} at {phase}: old index identical {phase != 'swapped'}, "
+          f"re-embedded {counting.encoded} of {len(Index.load(run.idx))} passages on rerun")
     assert counting.encoded == unfinished  # nothing the killed run had embedded is embedded again
     final = Index.load(run.idx)
     assert len(final.documents) == 18 and final.manifest["format_version"] == 2

@@ -148,3 +148,12 @@ def test_format_1_index_is_read_and_rebuilt_without_embedding(idx, tmp_path, doc
     rebuilt = build_index(corpus, idx, embedder=counting_embedder, work_dir=tmp_path / "w", progress=False)
     assert counting_embedder.encoded == 0 and rebuilt.manifest["build"]["reused"] == len(rebuilt)
     assert Index.load(idx).manifest["format_version"] == 2
+
+
+def test_concurrent_updates_both_land(idx, docs):
+    """Writers hold the index's lock across read-modify-write: no update is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda doc_id: remove_documents(idx, [doc_id]), [docs[0].id, docs[1].id]))
+    assert {d.id for d in Index.load(idx).documents} == {d.id for d in docs[2:12]}
