@@ -43,10 +43,7 @@ def text_key(text: str) -> bytes:
 
 def model_work_dir(base: Path, model_name: str) -> Path:
     """The work folder of one embedding model: vectors of different models never mix."""
-    folder = base / hashlib.sha256(model_name.encode("utf-8")).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.txt").write_text(model_name + "\n", encoding="utf-8")
-    return folder
+    return base / hashlib.sha256(model_name.encode("utf-8")).hexdigest()[:16]
 
 
 def _tidy(folder: Path) -> None:
@@ -74,6 +71,7 @@ def _read_shard(path: Path, dim: int) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _write_shard(folder: Path, keys: list[bytes], vectors: np.ndarray) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     tmp, final = folder / f".shard-{name}.partial", folder / f"shard-{name}.npz"
     with tmp.open("wb") as f:
@@ -95,7 +93,6 @@ def embed_resumable(texts: list[str], encode: Callable[[list[str]], np.ndarray],
     `progress`) stops the work, and the next call resumes after the last finished shard.
     """
     stats = stats if stats is not None else EmbedStats()
-    work_dir.mkdir(parents=True, exist_ok=True)
     _tidy(work_dir)
     keys = [text_key(t) for t in texts]
     out = np.zeros((len(texts), dim), dtype=np.float32)

@@ -74,11 +74,11 @@ def test_remove_embeds_nothing_and_equals_a_build_without_them(idx, tmp_path, do
     assert ranking(loaded, query, "bm25") == ranking(full, query, "bm25")
 
 
-def test_unchanged_and_duplicate_documents_are_counted_skips(idx, docs, counting_embedder):
+def test_unchanged_and_duplicate_documents_are_counted_skips(idx, tmp_path, docs, counting_embedder):
     before = snapshot(idx)
     again = replace(docs[0])
     twin = replace(docs[1], id="a copy", title="Another title")
-    _, changes = add_documents(idx, [again, twin], embedder=counting_embedder, progress=False)
+    _, changes = add_documents(idx, [again, twin], embedder=counting_embedder, work_dir=tmp_path, progress=False)
     assert changes.skipped == [(docs[0].id, "unchanged"), ("a copy", f"duplicate of {docs[1].id}")]
     assert not changes.added and counting_embedder.encoded == 0
     assert snapshot(idx) == before  # nothing to do: nothing written
@@ -90,7 +90,7 @@ def test_unchanged_and_duplicate_documents_are_counted_skips(idx, docs, counting
 def test_changed_document_is_skipped_unless_update(idx, tmp_path, docs, counting_embedder):
     edited = replace(docs[5], text=docs[5].text + " It was edited later.")
     before = snapshot(idx)
-    _, changes = add_documents(idx, [edited], embedder=counting_embedder, progress=False)
+    _, changes = add_documents(idx, [edited], embedder=counting_embedder, work_dir=tmp_path / "w", progress=False)
     assert changes.skipped == [(docs[5].id, "changed: pass --update to replace it")]
     assert snapshot(idx) == before
     new, changes = add_documents(idx, [edited], embedder=counting_embedder, update=True,
