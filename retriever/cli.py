@@ -61,8 +61,10 @@ def build(
     overlap: Annotated[int, typer.Option(help="tokens shared by neighbouring chunks")] = 40,
     shard_size: ShardSize = 256,
 ) -> None:
-    """Build an index and save it atomically. Resumable: an interrupted build, or a rebuild over an
-    existing index, embeds only the passages it does not have yet."""
+    """Build an index and save it atomically; reruns embed only passages not embedded yet.
+
+    Resumable: an interrupted build, or a rebuild over an existing index, reuses every vector it has.
+    """
     import time
 
     from retriever import Embedder, RetrieverError, build_index, default_index_dir
@@ -92,8 +94,10 @@ def add(
     title_field: Annotated[str, typer.Option(help="JSONL field holding the title")] = "title",
     shard_size: ShardSize = 256,
 ) -> None:
-    """Add documents to an index in place: only their passages are embedded; the index is swapped
-    in atomically. Unchanged and duplicate documents and unreadable files are skipped and counted."""
+    """Add documents to an index in place, atomically, embedding only their passages.
+
+    Unchanged and duplicate documents and unreadable files are skipped and counted.
+    """
     import time
 
     from retriever import Embedder, RetrieverError, add_documents, default_index_dir, read_paths
