@@ -114,6 +114,8 @@ def embed_resumable(texts: list[str], encode: Callable[[list[str]], np.ndarray],
 
     todo = sorted(rows_of, key=lambda k: len(texts[rows_of[k][0]]))
     started = time.perf_counter()
+    if progress and todo:
+        progress(0, len(todo))
     for start in range(0, len(todo), shard_size):
         batch = todo[start:start + shard_size]
         vectors = np.asarray(encode([texts[rows_of[k][0]] for k in batch]), dtype=np.float32)

@@ -39,7 +39,7 @@ class Changes:
         if self.skipped:
             kinds: dict[str, int] = {}
             for _, why in self.skipped:
-                kind = why.split(" (")[0].split(":")[0]
+                kind = why.split(" (")[0].split(":")[0].split(" of ")[0]
                 kinds[kind] = kinds.get(kind, 0) + 1
             text += f"; skipped {len(self.skipped)} (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")"
         return text
