@@ -167,14 +167,14 @@ def load_encoder(name: str, source: Path | str, *, root: Path | None = None, thr
 def export(source: Path | str, directory: Path, stamp: str | None = None) -> dict[str, Any]:
     """Export the sentence-transformers model at ``source`` to ONNX in ``directory`` (atomically),
     after checking it reproduces sentence-transformers; returns the manifest."""
-    from retriever.storage import file_lock
+    from retriever.storage import index_lock
 
     directory = Path(directory)
     stamp = stamp or fingerprint(source)
     with contextlib.ExitStack() as stack:
         try:
             directory.parent.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(file_lock(directory.parent / f".{directory.name}.lock"))
+            stack.enter_context(index_lock(directory))  # .NAME.lock beside it
         except OSError as e:
             raise _unwritable(directory, e) from None
         with contextlib.suppress(CorruptExport):  # another process may have made it while we waited

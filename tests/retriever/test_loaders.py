@@ -166,6 +166,7 @@ def test_cli_build_add_remove_with_pdf_html_and_bad_files(tmp_path, monkeypatch)
     assert "1 added" in result.output and "duplicate of volcano.md" in result.output
     assert "nothing.html: HTML without text" in result.output
     result = runner.invoke(app, ["search", "fungi and algae", "-k", "1", "--json", "--index", str(out)])
+    assert result.exit_code == 0, (result.output, repr(result.exception))
     assert json.loads(result.stdout)[0]["title"] == "Lichens"
 
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
