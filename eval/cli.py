@@ -186,6 +186,8 @@ def hypothesis_cmd(
     rows: Annotated[str, typer.Option(help="comma-separated rows: arithmetic, gsm8k, nq_open, aime24, aime25, "
                                            "hmmt25, gpqa_diamond")] = "arithmetic,gsm8k,nq_open",
     size: Annotated[list[str] | None, typer.Option(help="ROW=N items of a row (repeatable)")] = None,
+    columns: Annotated[str, typer.Option(help="comma-separated columns: base, specialist, rag, hybrid, large "
+                                              "(default: all that apply)")] = "",
     max_tokens: Annotated[int, typer.Option(help="cap on generated tokens per answer")] = 256,
     data_dir: Annotated[str | None, typer.Option(help="benchmark data folder (env CORECOVER_DATA_DIR)")] = None,
 ) -> None:
@@ -213,11 +215,15 @@ def hypothesis_cmd(
         if not sep or not value.isdigit():
             _fail(f"bad --size {entry!r}: use ROW=N, e.g. gsm8k=50")
         sizes[row] = int(value)
-    columns = tuple(c for c in COLUMNS if (c != "specialist" or specialist.lower() != "none")
-                    and (c != "large" or large))
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] or list(COLUMNS)
+    unknown = sorted(set(wanted) - set(COLUMNS))
+    if unknown:
+        _fail(f"unknown column(s) {', '.join(unknown)}: use {', '.join(COLUMNS)}")
+    chosen_columns = tuple(c for c in COLUMNS if c in wanted and (c != "specialist" or specialist.lower() != "none")
+                           and (c != "large" or large))
     config = GridConfig(out=out or Path("runs/hypothesis-quick" if quick else "runs/hypothesis"), reasoner=reasoner,
                         specialist=None if specialist.lower() == "none" else specialist, large=large, rows=chosen,
-                        columns=columns, sizes=sizes, max_tokens=max_tokens, data_dir=data_dir)
+                        columns=chosen_columns, sizes=sizes, max_tokens=max_tokens, data_dir=data_dir)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=Console(stderr=True)) as bar:
         tasks: dict[tuple[str, str], Any] = {}
