@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.corecover-installed
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test lint bench browser sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ browser: setup
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "install chromium for the browser tests"
 	@$(BIN)/python -m agent.assets || true
 
-test: setup browser
+# bubblewrap contains model-written code (reasoner.sandbox); without it code is refused unless --unsafe-sandbox
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || echo "install bubblewrap for the sandbox tests"
+
+test: setup browser sandbox
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: setup

@@ -74,6 +74,8 @@ def run_cmd(
     field: Annotated[list[str] | None, typer.Option(help="custom: id=COL, prompt=COL, gold=COL")] = None,
     kind: Annotated[str | None, typer.Option(help="custom: math | mcq | code | ifeval | qa")] = None,
     prices: Annotated[str | None, typer.Option(help='JSON or file: {"MODEL": {"input": USD/1M, "output": USD/1M}}')] = None,
+    unsafe_sandbox: Annotated[bool, typer.Option("--unsafe-sandbox", help="run model-written code even without "
+                                                 "bubblewrap (Python-level guards only; recorded in results.json)")] = False,
 ) -> None:
     """Run a system on a benchmark; writes samples.jsonl (resumable) and results.json."""
     import asyncio
@@ -109,7 +111,8 @@ def run_cmd(
         try:
             results = asyncio.run(run(bench, sys_obj, out, n=n, limit=limit, sampling=sampling,
                                       concurrency=concurrency, seed=seed, prices=price_table,
-                                      on_sample=on_sample, on_start=lambda total: bar.update(task, total=total)))
+                                      on_sample=on_sample, on_start=lambda total: bar.update(task, total=total),
+                                      unsafe_sandbox=unsafe_sandbox))
         except RunError as exc:
             _fail(str(exc))
     s = results["summary"]
