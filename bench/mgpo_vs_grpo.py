@@ -76,11 +76,9 @@ def train(model: str, data: Path, out: Path, lam: float, seed: int, args: argpar
 
 def weights(run: Path) -> list[dict]:
     """Every training group's p(q) and w(q), the last record of each step (a resumed step is logged twice)."""
-    by_step: dict[int, dict] = {}
-    for line in (run / "groups.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        by_step.setdefault(record["step"], {"p": [], "w": []})
-        by_step[record["step"]] = record
+    path = run / "groups.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    by_step = {(record := json.loads(line))["step"]: record for line in lines}
     return list(by_step.values())
 
 
@@ -153,7 +151,8 @@ def main() -> None:
             print(f"{key} seed {seed}: held-back accuracy {acc['all']:.3f} ({time.time() - t0:.0f} s)", flush=True)
         summary[key] = {"lambda": lam, "accuracy": accs, "mean": statistics.fmean(accs),
                         "sd": statistics.stdev(accs) if len(accs) > 1 else 0.0, "train_seconds": seconds,
-                        "w_mean": statistics.fmean(w_all), "w_quartiles": statistics.quantiles(w_all, n=4),
+                        "w_mean": statistics.fmean(w_all) if w_all else float("nan"),
+                        "w_quartiles": statistics.quantiles(w_all, n=4) if len(w_all) > 1 else [],
                         "groups": len(w_all), "groups_all_or_nothing": sum(p in (0.0, 1.0) for p in p_all),
                         "w_all": w_all}
     summary["total_seconds"] = round(time.time() - t0)

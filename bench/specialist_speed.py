@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reasoner import load_backend  # noqa: E402
-from reasoner.registry import specialist_gguf  # noqa: E402
+from reasoner import load_backend
+from reasoner.registry import specialist_gguf
 
 PROMPTS = ["Write a short story about a lighthouse keeper.", "Explain how rain forms, step by step.",
            "What is 347 + 285? Show your work.", "List ten animals and one fact about each."]
