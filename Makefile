@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 setup: $(STAMP)
 
 demo: setup
-	@spec="$${CORECOVER_REASONER:-$$($(BIN)/python -m reasoner.registry)}" && CORECOVER_REASONER="$$spec" $(BIN)/corecover ask
+	@spec="$${CORECOVER_REASONER:-$$($(BIN)/python -c 'import reasoner.registry as r; print(r.demo_spec(announce=True))')}" && CORECOVER_REASONER="$$spec" $(BIN)/corecover ask
 
 browser: setup
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "install chromium for the browser tests"

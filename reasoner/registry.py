@@ -89,15 +89,13 @@ def load_backend(spec: str | ChatBackend = "llamacpp:embedded", **kwargs: Any) -
         raise BackendError(f"bad option for the {name} backend in {spec!r}: {exc}") from exc
 
 
-def demo_spec() -> str:
-    """The reasoner ``make demo`` uses: the trained specialist when one is installed, else the embedded model."""
-    return f"llamacpp:{SPECIALIST}" if specialist_gguf().is_file() else "llamacpp:embedded"
+def demo_spec(announce: bool = False) -> str:
+    """The reasoner ``make demo`` uses: the trained specialist when one is installed, else the embedded
+    model (``announce`` says which on stderr)."""
+    installed = specialist_gguf().is_file()
+    if announce:
+        import sys
 
-
-if __name__ == "__main__":  # python -m reasoner.registry: the demo's reasoner spec and what it is
-    spec = demo_spec()
-    print(spec)
-    import sys
-
-    print(f"make demo: the reasoner is {'the trained specialist ' + str(specialist_gguf()) if 'specialist' in spec else 'the embedded SmolLM2-135M (no trained specialist in the cache)'}",
-          file=sys.stderr)
+        print(f"demo reasoner: {'the trained specialist ' + str(specialist_gguf()) if installed else 'the embedded SmolLM2-135M (no trained specialist installed)'}",
+              file=sys.stderr)
+    return f"llamacpp:{SPECIALIST}" if installed else "llamacpp:embedded"
