@@ -42,7 +42,7 @@ def toy_recipe(tiny_model: str, out: Path) -> dict:
             stage["data"]["paths"] = [str(data_dir / "sft.jsonl")]
             stage["train"].update(max_steps=2, per_device_train_batch_size=4, save_steps=2, logging_steps=1)
             cur = stage["curriculum"]
-            cur["data"]["paths"] = [str(data_dir / "curriculum.jsonl")]
+            cur["data"] = {"paths": [str(data_dir / "curriculum.jsonl")]}
             cur.update(rollouts=2, min_error_rate=0.0)
             cur["sampling"].update(max_new_tokens=8)
             cur["train"] = {**cur.get("train", {}), "max_steps": 1, "num_train_epochs": 1}
