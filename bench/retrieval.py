@@ -222,7 +222,7 @@ def main() -> None:
                       for t in sample}
         for name, model in ((f"cross-encoder alone ({reranker.settings.depth} passages, 2 threads)", reranker),
                             (f"cross-encoder alone ({reranker.settings.depth} passages, 1 thread)", one)):
-            probes.append((name, lambda t, v, m=model: m.score(t, [p.title + "\n" + p.text for p in candidates[t]])))
+            probes.append((name, lambda t, v, m=model: m.score(t, [m.read(t, p) for p in candidates[t]])))
     odd_vectors = [v for v, q in zip(vectors, questions, strict=True) if q["line"] % 2]
     for name, run in probes:
         times = []

@@ -242,7 +242,7 @@ class Index:
                                             self.fusion.weights, self.fusion.k)
         notes: dict[int, dict] = {}
         if reranker is not None:
-            ranked, notes = rerank_candidates(reranker, query, ranked, k, lambda i: embedding_text(self.passages[i]))
+            ranked, notes = rerank_candidates(reranker, query, ranked, k, self.passages.__getitem__)
         ranked = ranked[:k]
         known = {}
         if dense_ids is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class RerankSettings:
     depth: int = 30          # hybrid candidates the cross-encoder reads
     max_tokens: int = 128    # question + passage window, in MiniLM tokens
     prior: float = 0.0       # weight of -log(hybrid rank) added to the cross-encoder logit
+    window: int = 0          # words of the passage read: the sentences nearest the question's words (0: all)
 
     def __post_init__(self) -> None:
         if self.depth < 1 or self.max_tokens < 16 or self.prior < 0:
@@ -56,6 +58,33 @@ def default_rerank_dir() -> Path:
 def is_built(path: str | Path | None = None) -> bool:
     path = Path(path).expanduser() if path else default_rerank_dir()
     return all((path / name).is_file() for name in (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE))
+
+
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_STOP = frozenset("a an the of in on at to for by with from and or is was were are be been it its as that this "
+                  "who whom whose what when where which why how many much did do does has have had".split())
+
+
+def window(question: str, title: str, text: str, words: int) -> str:
+    """What the cross-encoder reads of a passage: its title, then (when `words` > 0) the sentence
+    sharing most words with the question and its neighbours, up to about `words` words."""
+    if words <= 0 or len(text.split()) <= words:
+        return f"{title}\n{text}" if title else text
+    sentences = _SENTENCE_END.split(text)
+    query = {w for w in _WORD.findall(question.lower()) if w not in _STOP}
+    overlap = [len(query.intersection(_WORD.findall(s.lower()))) for s in sentences]
+    best = max(range(len(sentences)), key=lambda i: (overlap[i], -i))
+    lo, hi, size = best, best + 1, len(sentences[best].split())
+    while True:  # grow towards the neighbour sharing more words (the earlier one on ties)
+        sides = [j for j in (lo - 1, hi) if 0 <= j < len(sentences) and size + len(sentences[j].split()) <= words]
+        if not sides:
+            break
+        j = max(sides, key=lambda j: (overlap[j], -j))
+        size += len(sentences[j].split())
+        lo, hi = min(lo, j), max(hi, j + 1)
+    body = " ".join(sentences[lo:hi])
+    return f"{title}\n{body}" if title else body
 
 
 def combine(logits: np.ndarray, settings: RerankSettings) -> np.ndarray:
@@ -99,6 +128,10 @@ class Reranker:
     def __repr__(self) -> str:
         return f"Reranker({str(self.path)!r}, {self.settings})"
 
+    def read(self, query: str, passage) -> str:
+        """What the cross-encoder reads of `passage` (anything with .title and .text) for `query`."""
+        return window(query, passage.title, passage.text, self.settings.window)
+
     def score(self, query: str, texts: list[str]) -> np.ndarray:
         """The cross-encoder's relevance logit of each text for `query` (higher is more relevant)."""
         if not texts:
@@ -123,11 +156,11 @@ def active_reranker(index, rerank: bool | None = None) -> Reranker | None:
 
 
 def rerank_candidates(reranker: Reranker, query: str, ranked: list[tuple[int, float]], k: int,
-                      text: Callable[[int], str]) -> tuple[list[tuple[int, float]], dict[int, dict]]:
+                      passage: Callable[[int], object]) -> tuple[list[tuple[int, float]], dict[int, dict]]:
     """The hybrid's best max(k, depth) candidates reordered: (row, final score) pairs, and per row
     what the reranker said (`rerank`: its logit, `hybrid_rank`: the candidate's rank before)."""
     candidates = ranked[: max(k, reranker.settings.depth)]
-    logits = reranker.score(query, [text(i) for i, _ in candidates])
+    logits = reranker.score(query, [reranker.read(query, passage(i)) for i, _ in candidates])
     final = combine(logits, reranker.settings)
     order = np.argsort(-final, kind="stable")
     notes = {candidates[j][0]: {"rerank": float(logits[j]), "hybrid_rank": int(j) + 1} for j in order}

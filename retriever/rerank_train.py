@@ -36,6 +36,7 @@ from retriever.rerank import (
     combine,
     default_rerank_dir,
     settings_dict,
+    window,
     write_reranker,
 )
 
@@ -49,7 +50,8 @@ class RerankTrainConfig:
     questions: str | None = None        # JSONL of {"question", "answers"}; None: the shipped NQ-open even half
     base_model: str = "embedded"        # MiniLM folder (the packaged all-MiniLM-L6-v2 by default)
     layers: int = 6                     # transformer layers kept (fewer: faster, weaker)
-    max_tokens: int = 128               # question + passage window
+    max_tokens: int = 128               # question + passage, in tokens
+    window: int = 0                     # passage words read around the question's words (0: all)
     depth: int = 30                     # hybrid candidates mined per question (and reranked at query time)
     positives: int = 2                  # per training question
     negatives: int = 6                  # hard negatives per training question
@@ -90,15 +92,17 @@ def load_questions(path: str | Path | None = None, limit: int | None = None) -> 
     return questions[:limit] if limit else questions
 
 
-def passage_text(index, row: int) -> str:
-    from retriever.index import embedding_text
-
-    return embedding_text(index.passages[row])
+def passage_text(index, question: str, row: int, words: int) -> str:
+    """What the cross-encoder reads of passage `row` for `question` (as at query time)."""
+    p = index.passages[row]
+    return window(question, p.title, p.text, words)
 
 
 def mine(index, questions: list[dict], depth: int, progress: bool = True) -> list[dict]:
     """Each question's hybrid top-`depth` passage rows and whether each holds a gold answer."""
     from tqdm.auto import tqdm
+
+    from retriever.index import embedding_text
 
     rows_of = {p.id: i for i, p in enumerate(index.passages)}
     vectors = index.embedder.encode([q["question"] for q in questions])
@@ -108,7 +112,7 @@ def mine(index, questions: list[dict], depth: int, progress: bool = True) -> lis
                           disable=not progress):
         ids = [rows_of[h.id] for h in index.search(q["question"], depth, "hybrid", query_vector=vector, rerank=False)]
         for i in ids:
-            norm.setdefault(i, padded(passage_text(index, i)))
+            norm.setdefault(i, padded(embedding_text(index.passages[i])))
         mined.append({**q, "rows": ids, "labels": [has_answer(norm[i], q["answers"]) for i in ids]})
     return mined
 
@@ -122,7 +126,8 @@ def examples(index, mined: list[dict], config: RerankTrainConfig) -> list[dict]:
         neg = [i for i, y in zip(m["rows"], m["labels"], strict=True) if not y][: config.negatives]
         if not pos or not neg:
             continue
-        out += [{"question": m["question"], "passage": passage_text(index, i), "label": float(i in pos)}
+        out += [{"question": m["question"], "passage": passage_text(index, m["question"], i, config.window),
+                 "label": float(i in pos)}
                 for i in pos + neg]
     rng.shuffle(out)
     return out
@@ -156,7 +161,7 @@ def train_model(config: RerankTrainConfig, rows: list[dict], work: Path, progres
     args = CrossEncoderTrainingArguments(
         output_dir=str(work / "checkpoints"), num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
-        warmup_ratio=config.warmup_ratio, seed=config.seed, data_seed=config.seed, use_cpu=True,
+        warmup_steps=config.warmup_ratio, seed=config.seed, data_seed=config.seed, use_cpu=True,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=1, logging_steps=25,
         report_to="none", disable_tqdm=not progress, dataloader_num_workers=0)
     positives = sum(r["label"] for r in rows)
@@ -200,7 +205,7 @@ def check_export(net, tokenizer, path: Path) -> None:
 
     pairs = (["who wrote it?", "when did the war end and who signed the treaty"],
              ["A short passage.", "A longer passage about the treaty, signed in 1648 at Westphalia. " * 4])
-    batch = tokenizer(*pairs, return_tensors="pt", padding=True)
+    batch = tokenizer(*pairs, return_tensors="pt", padding=True, truncation=True)
     with torch.no_grad():
         expected = net(**batch).logits.numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -217,11 +222,12 @@ def tune(reranker: Reranker, index, mined: list[dict], priors: tuple[float, ...]
     """Recall@5 of each prior on held-back questions (the reranker's logits computed once)."""
     from tqdm.auto import tqdm
 
-    logits = [reranker.score(m["question"], [passage_text(index, i) for i in m["rows"]])
+    logits = [reranker.score(m["question"], [passage_text(index, m["question"], i, reranker.settings.window)
+                                             for i in m["rows"]])
               for m in tqdm(mined, desc="tuning the rank prior", unit="question", disable=not progress)]
     table = {"hybrid": recall_at(mined, [np.arange(len(m["rows"])) for m in mined])}
     for prior in priors:
-        settings = RerankSettings(depth=reranker.settings.depth, max_tokens=reranker.settings.max_tokens, prior=prior)
+        settings = RerankSettings(**{**asdict(reranker.settings), "prior": prior})
         table[prior] = recall_at(mined, [np.argsort(-combine(s, settings), kind="stable") for s in logits])
     return table
 
@@ -256,13 +262,13 @@ def build_reranker(index, out: str | Path | None = None, config: RerankTrainConf
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     export_onnx(model, staging, config.max_tokens)
-    base = RerankSettings(depth=config.depth, max_tokens=config.max_tokens, prior=0.0)
+    base = RerankSettings(depth=config.depth, max_tokens=config.max_tokens, prior=0.0, window=config.window)
     (staging / CONFIG_FILE).write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
                                                    "settings": settings_dict(base)}))
     held = [m for m in held if any(m["labels"])]  # the prior cannot change the others' recall
     table = tune(Reranker(staging), index, held, config.priors, progress) if held else {}
     prior = max(config.priors, key=lambda p: (table.get(p, 0.0), p)) if table else base.prior
-    settings = RerankSettings(depth=config.depth, max_tokens=config.max_tokens, prior=prior)
+    settings = RerankSettings(**{**asdict(base), "prior": prior})
 
     def fill(tmp: Path) -> dict:
         for name in (MODEL_FILE, TOKENIZER_FILE):
