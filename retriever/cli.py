@@ -84,7 +84,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of hits")] = False,
     index_dir: IndexDir = None,
     rerank: Annotated[bool | None, typer.Option("--rerank/--no-rerank", help="rerank the hybrid candidates "
-                                                "[default: when a reranker is built]")] = None,
+                                                "[default: the index's setting, off]")] = None,
 ) -> None:
     """Search the index (the default one unless --index is given)."""
     from retriever import RetrieverError

@@ -90,7 +90,7 @@ def _progress_callback(progress: bool | Callable[[int, int], None], total: int):
 class Index:
     """Passages searchable by dense vectors (FAISS), BM25, or both fused ("hybrid")."""
 
-    rerank: bool | None = None  # hybrid search reranks: None when a reranker is built, True always, False never
+    rerank: bool = False  # hybrid search reranks by default (off: no measured gain within the latency budget)
     reranker = None  # the retriever.rerank.Reranker in use, loaded on first use
 
     def __init__(self, passages: list[Passage], dense, bm25: BM25, embedder: Embedder, manifest: dict,

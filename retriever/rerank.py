@@ -145,10 +145,9 @@ class Reranker:
 
 
 def active_reranker(index, rerank: bool | None = None) -> Reranker | None:
-    """The reranker a hybrid search on `index` uses: `rerank` if given, else `index.rerank`
-    (None: the built one in default_rerank_dir() if any, True: that one or an error, False: none)."""
-    want = index.rerank if rerank is None else rerank
-    if want is False or (index.reranker is None and want is None and not is_built()):
+    """The reranker a hybrid search on `index` uses when `rerank` (None: `index.rerank`) is on:
+    `index.reranker`, loaded from default_rerank_dir() on first use (an error if none is built)."""
+    if not (index.rerank if rerank is None else rerank):
         return None
     if index.reranker is None:
         index.reranker = Reranker()

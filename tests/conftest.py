@@ -11,7 +11,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never need a model hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("CORECOVER_RERANK_DIR", str(ROOT / "test-artifacts" / "no-reranker"))  # hermetic: none
 SHARED_DATA = Path(os.environ.get("CORECOVER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 ARTIFACTS = ROOT / "test-artifacts"
 

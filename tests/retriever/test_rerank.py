@@ -13,7 +13,7 @@ import pytest
 
 from retriever import Index, RetrieverError
 from retriever.answers import has_answer, normalize, padded
-from retriever.rerank import Reranker, RerankSettings, combine, is_built
+from retriever.rerank import Reranker, RerankSettings, combine, is_built, window
 from retriever.rerank_train import RerankTrainConfig, build_reranker, load_questions
 
 QUERY = "famous painting by Leonardo"
@@ -23,6 +23,14 @@ def test_answer_match_is_whole_words_after_normalising():
     assert normalize("The  Mona-Lisa!") == "mona lisa"
     assert has_answer(padded("It was painted in 1503, by Leonardo."), [normalize("1503")])
     assert not has_answer(padded("It was painted in 15030."), [normalize("1503")])
+
+
+def test_window_reads_the_sentences_nearest_the_question():
+    text = "Alpha is a town. It was founded in 1200 by Bob. The river Zed flows through it. Carol is its mayor."
+    assert window("who founded the town", "Alpha", text, 12) == "Alpha\nAlpha is a town. It was founded in 1200 by Bob."
+    assert window("which river flows through Alpha", "Alpha", text, 7) == "Alpha\nThe river Zed flows through it."
+    assert window("anything", "Alpha", text, 0) == f"Alpha\n{text}"
+    assert window("anything", "", "short text", 50) == "short text"
 
 
 def test_combine_prior_moves_between_the_two_orders():
@@ -60,7 +68,7 @@ def test_missing_reranker(tmp_path, monkeypatch, slice_dir, embedder):
     monkeypatch.setenv("CORECOVER_RERANK_DIR", str(tmp_path / "none"))
     index = Index.load(slice_dir, embedder)
     plain = [h.id for h in index.search(QUERY, 5, rerank=False)]
-    assert [h.id for h in index.search(QUERY, 5)] == plain  # the default: rerank only when built
+    assert [h.id for h in index.search(QUERY, 5)] == plain  # off by default
     with pytest.raises(RetrieverError, match="index build --rerank"):
         index.search(QUERY, 5, rerank=True)
 
@@ -116,9 +124,9 @@ def test_reranked_hits_reorder_the_hybrid_candidates(tiny_reranker, slice_dir, e
     assert [h.id for h in index.search(QUERY, 5, rerank=False)] == candidates[:5]
 
 
-@pytest.mark.slow
-def test_every_entry_point_gives_the_same_default_ranking(tiny_reranker, slice_dir, embedder, monkeypatch, tmp_path):
-    """Index.search(query, k), `corecover index search` and the agent's retrieve node agree."""
+def ranking_of_each_entry_point(slice_dir, embedder, tmp_path, rerank: bool) -> list[list[tuple[str, float]]]:
+    """Index.search(query, k) (the index's default), `corecover index search` and the agent's retrieve
+    node, each switched on or off the way its users do it."""
     from typer.testing import CliRunner
 
     from agent.components import Components
@@ -126,20 +134,31 @@ def test_every_entry_point_gives_the_same_default_ranking(tiny_reranker, slice_d
     from agent.nodes import Nodes
     from retriever.cli import app
 
-    monkeypatch.setenv("CORECOVER_RERANK_DIR", str(tiny_reranker))
     index = Index.load(slice_dir, embedder)
+    index.rerank = rerank
     api = [(h.id, round(h.score, 4)) for h in index.search(QUERY, 5)]
-    assert index.reranker is not None and all("rerank" in h.scores for h in index.search(QUERY, 5))
-
-    result = CliRunner().invoke(app, ["search", QUERY, "-k", "5", "--json", "--index", str(slice_dir)])
+    flag = ["--rerank"] if rerank else []
+    result = CliRunner().invoke(app, ["search", QUERY, "-k", "5", "--json", "--index", str(slice_dir), *flag])
     assert result.exit_code == 0, result.output
     cli = [(h["id"], round(h["score"], 4)) for h in json.loads(result.stdout)]
-
-    settings = Settings(retrieve_k=5, checkpoint_db=tmp_path / "threads.sqlite")
-    nodes = Nodes(Components.create(settings, retriever=Index.load(slice_dir, embedder), embedder=embedder))
+    settings = Settings(retrieve_k=5, index_dir=slice_dir, retrieve_rerank=rerank, checkpoint_db=tmp_path / "t.sqlite")
+    nodes = Nodes(Components.create(settings, embedder=embedder))
     out = asyncio.run(nodes.retrieve({"standalone_question": QUERY, "usage": {}}))
     node = [(p["id"], round(p["score"], 4)) for p in out["passages"]]
+    return [api, cli, node]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rerank", [False, True])
+def test_every_entry_point_gives_the_same_ranking(tiny_reranker, slice_dir, embedder, monkeypatch, tmp_path, rerank):
+    monkeypatch.setenv("CORECOVER_RERANK_DIR", str(tiny_reranker))
+    api, cli, node = ranking_of_each_entry_point(slice_dir, embedder, tmp_path, rerank)
     assert api == cli == node
+    plain = [(h.id, round(h.score, 4)) for h in Index.load(slice_dir, embedder).search(QUERY, 5, rerank=False)]
+    if rerank:  # reranked hits carry the reranker's scores, not the fusion's
+        assert [s for _, s in api] != [s for _, s in plain]
+    else:
+        assert api == plain
 
 
 @pytest.mark.slow
