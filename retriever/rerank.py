@@ -36,10 +36,10 @@ FORMAT_VERSION = 1
 class RerankSettings:
     """How the reranker is applied: candidates read, passage window, weight of the hybrid rank."""
 
-    depth: int = 30          # hybrid candidates the cross-encoder reads
-    max_tokens: int = 128    # question + passage window, in MiniLM tokens
+    depth: int = 20          # hybrid candidates the cross-encoder reads
+    max_tokens: int = 64     # question + passage window, in MiniLM tokens
     prior: float = 0.0       # weight of -log(hybrid rank) added to the cross-encoder logit
-    window: int = 0          # words of the passage read: the sentences nearest the question's words (0: all)
+    window: int = 40         # words of the passage read: the sentences nearest the question's words (0: all)
 
     def __post_init__(self) -> None:
         if self.depth < 1 or self.max_tokens < 16 or self.prior < 0:
