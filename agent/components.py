@@ -128,9 +128,11 @@ def _index(settings: Settings, embedder: Any) -> Any:
     from retriever import Index, default_index_dir, load_default_index
 
     if settings.index_dir is not None and Path(settings.index_dir).expanduser() != default_index_dir():
-        return Index.load(settings.index_dir, embedder=embedder)
-    index = load_default_index(build_if_missing=True, progress=True)
-    index.embedder = embedder
+        index = Index.load(settings.index_dir, embedder=embedder)
+    else:
+        index = load_default_index(build_if_missing=True, progress=True)
+        index.embedder = embedder
+    index.rerank = settings.retrieve_rerank
     return index
 
 

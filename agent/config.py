@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     # knowledge
     index_dir: Path | None = Field(None, description="retrieval index folder (None: user cache)")
     retrieve_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
+    retrieve_rerank: bool = Field(False, description="rerank hybrid hits (`corecover index build --rerank` first)")
     answer_passages: int = Field(3, ge=1, le=20, description="most relevant passages a knowledge answer reads")
     grade_threshold: float = Field(0.35, description="min cosine similarity of a relevant passage")
     embedding_model: str = Field("embedded", description="sentence-transformers model or path")

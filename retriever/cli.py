@@ -60,6 +60,8 @@ def build(
     chunk_tokens: Annotated[int, typer.Option(help="chunk size in model tokens")] = 200,
     overlap: Annotated[int, typer.Option(help="tokens shared by neighbouring chunks")] = 40,
     shard_size: ShardSize = 256,
+    rerank: Annotated[bool, typer.Option(help="also train the cross-encoder reranker (once, ~15 min) into "
+                                              "$CORECOVER_RERANK_DIR or the user cache")] = False,
 ) -> None:
     """Build an index and save it atomically; reruns embed only passages not embedded yet.
 
@@ -82,6 +84,15 @@ def build(
     typer.echo(f"indexed {len(index)} passages ({index.manifest['documents']} documents{skipped}) into "
                f"{out or default_index_dir()} in {time.perf_counter() - started:.1f} s "
                f"(embedded {b['embedded']}, reused {b['reused'] + b['resumed']})", err=True)
+    if rerank:
+        from retriever.rerank_train import build_reranker
+
+        started = time.perf_counter()
+        try:
+            path = build_reranker(index)
+        except RetrieverError as e:
+            _fail(str(e))
+        typer.echo(f"trained the reranker into {path} in {time.perf_counter() - started:.1f} s", err=True)
 
 
 @app.command("add")
@@ -174,13 +185,15 @@ def search(
     mode: Annotated[Mode, typer.Option(help="hybrid, dense or bm25")] = Mode.hybrid,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of hits")] = False,
     index_dir: IndexDir = None,
+    rerank: Annotated[bool | None, typer.Option("--rerank/--no-rerank", help="rerank the hybrid candidates "
+                                                "[default: the index's setting, off]")] = None,
 ) -> None:
     """Search the index (the default one unless --index is given)."""
     from retriever import RetrieverError
 
     index = _open(index_dir)
     try:
-        hits = index.search(query, k=k, mode=mode.value)
+        hits = index.search(query, k=k, mode=mode.value, rerank=rerank)
     except RetrieverError as e:
         _fail(str(e))
     if as_json:

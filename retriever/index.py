@@ -26,6 +26,7 @@ from retriever.embedder import Embedder
 from retriever.errors import RetrieverError, rebuild_hint
 from retriever.fusion import reciprocal_rank_fusion
 from retriever.phases import phase
+from retriever.rerank import active_reranker, rerank_candidates
 from retriever.shards import EmbedStats, drop_shards, embed_resumable, model_work_dir, text_key
 from retriever.storage import read_manifest, write_atomic
 
@@ -99,6 +100,9 @@ def _progress_callback(progress: bool | Callable[[int, int], None]):
 
 class Index:
     """Passages searchable by dense vectors (FAISS), BM25, or both fused ("hybrid")."""
+
+    rerank: bool = False  # hybrid search reranks by default (off: no measured gain within the latency budget)
+    reranker = None  # the retriever.rerank.Reranker in use, loaded on first use
 
     def __init__(self, passages: list[Passage], dense, bm25: BM25, embedder: Embedder, manifest: dict,
                  fusion: Fusion | None = None, documents: list[Document] | None = None):
@@ -283,10 +287,12 @@ class Index:
         return cls(passages, dense, bm25, embedder, manifest, documents=documents)
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid",
-               query_vector: np.ndarray | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, rerank: bool | None = None) -> list[Hit]:
         """The `k` best passages for `query`, best first. `mode`: hybrid, dense or bm25.
 
         `query_vector` (shape (dim,), unit norm) skips embedding the query when the caller has it.
+        `rerank` (hybrid only; None: the index's `rerank` setting) reorders the hybrid candidates
+        with the cross-encoder of retriever.rerank.
         """
         if not isinstance(query, str) or not query.strip():
             raise RetrieverError("the query is empty; pass a question or some keywords")
@@ -294,7 +300,8 @@ class Index:
             raise RetrieverError(f"unknown search mode {mode!r}; choose hybrid, dense or bm25")
         if k < 1:
             raise RetrieverError(f"k must be at least 1, got {k}")
-        depth = max(k, self.fusion.depth) if mode == "hybrid" else k
+        reranker = active_reranker(self, rerank) if mode == "hybrid" else None
+        depth = max(k, self.fusion.depth, reranker.settings.depth if reranker else 0) if mode == "hybrid" else k
         dense_ids = dense_scores = bm25_ids = bm25_scores = None
         if mode in ("dense", "hybrid"):
             vector = self._query_vector(query, query_vector)
@@ -309,6 +316,9 @@ class Index:
         else:
             ranked = reciprocal_rank_fusion({"dense": dense_ids.tolist(), "bm25": bm25_ids.tolist()},
                                             self.fusion.weights, self.fusion.k)
+        notes: dict[int, dict] = {}
+        if reranker is not None:
+            ranked, notes = rerank_candidates(reranker, query, ranked, k, self.passages.__getitem__)
         ranked = ranked[:k]
         known = {}
         if dense_ids is not None:
@@ -321,7 +331,7 @@ class Index:
         for rank, (i, score) in enumerate(ranked, 1):
             p = self.passages[i]
             hits.append(Hit(id=p.id, title=p.title, text=p.text, source=p.source, score=float(score),
-                            rank=rank, scores=known.get(i, {})))
+                            rank=rank, scores={**known.get(i, {}), **notes.get(i, {})}))
         return hits
 
     def _query_vector(self, query: str, query_vector: np.ndarray | None) -> np.ndarray:
