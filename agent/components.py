@@ -67,7 +67,16 @@ def _embedder(settings: Settings) -> Any:
 
 def _index(settings: Settings, embedder: Any) -> Any:
     """The configured index; the default one (built on first use) when none is configured."""
-    from retriever import Index, default_index_dir, load_default_index
+    from retriever import Index, RetrieverError, default_index_dir, load_default_index
+
+    if settings.retriever_backend == "qdrant":
+        from retriever.qdrant import QdrantIndex
+
+        if not settings.retriever_url:
+            raise RetrieverError("retriever_backend is qdrant but no retriever_url is set "
+                                 "(CORECOVER_RETRIEVER_URL: a Qdrant URL, or a folder for its local mode)")
+        key = settings.retriever_api_key.get_secret_value() if settings.retriever_api_key else None
+        return QdrantIndex.open(settings.retriever_url, settings.retriever_collection, embedder, api_key=key)
 
     if settings.index_dir is not None and Path(settings.index_dir).expanduser() != default_index_dir():
         return Index.load(settings.index_dir, embedder=embedder)

@@ -94,7 +94,7 @@ def connect(location: str, api_key: str | None = None, timeout: float = 5.0):
     if location == ":memory:":
         return QdrantClient(location=":memory:")
     if is_url(location):
-        return QdrantClient(url=location, api_key=api_key, timeout=max(1, round(timeout)))
+        return QdrantClient(url=location, api_key=api_key, timeout=max(1, round(timeout)), check_compatibility=False)
     return QdrantClient(path=location)
 
 
