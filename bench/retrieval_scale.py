@@ -17,8 +17,8 @@ the texts: memory, build time and latency.
         --cache /work/cache-w15v/scale --json scale.json
     .venv/bin/python bench/retrieval_scale.py --n 20000 --methods flat,hnsw-sq8 --cache /tmp/s  # a quick look
 
-Methods: flat (exact, the baseline), hnsw (the retriever's HNSW32 flat), hnsw-sq8, ivf-pq-refine,
-ivf-sq8, qdrant (qdrant-edge-py: Qdrant's own engine in-process, HNSW over int8-quantized vectors
+Methods: flat (exact, the baseline), hnsw (the retriever's HNSW32 flat), hnsw-sq8, hnsw-fp16,
+ivf-pq-refine, ivf-sq8, qdrant (qdrant-edge-py: Qdrant's own engine in-process, HNSW over int8-quantized vectors
 with the originals on disk and rescoring), bm25.
 """
 
@@ -43,16 +43,17 @@ NQ = Path(os.environ.get("CORECOVER_SHARED_DATA", ROOT.parent / "shared" / "data
 CHUNK = 50_000
 K = 10
 MARGIN = 0.01  # tuning asks a little more than the target of the even queries, for the held-out odd ones
-FACTORY = {"hnsw": "HNSW32,Flat", "hnsw-sq8": "HNSW32,SQ8", "ivf-pq-refine": "IVF{nlist},PQ48np,Refine(SQ8)",
+FACTORY = {"hnsw": "HNSW32,Flat", "hnsw-sq8": "HNSW32,SQ8", "hnsw-fp16": "HNSW32,SQfp16", "ivf-pq-refine": "IVF{nlist},PQ48np,Refine(SQ8)",
            "ivf-sq8": "IVF{nlist},SQ8"}
 GRIDS = {  # search settings tried on the even queries, cheapest first
     "hnsw": [{"efSearch": e} for e in (32, 64, 128, 256, 512, 1024)],
     "hnsw-sq8": [{"efSearch": e} for e in (32, 64, 128, 256, 512, 1024)],
+    "hnsw-fp16": [{"efSearch": e} for e in (32, 64, 128, 256, 512, 1024)],
     "ivf-pq-refine": [{"nprobe": p, "k_factor": f} for p in (32, 64, 128, 256, 512) for f in (8, 16)],
     "ivf-sq8": [{"nprobe": p} for p in (32, 64, 128, 256, 512)],
     "qdrant": [{"hnsw_ef": e, "oversampling": o} for e in (32, 64, 128, 256, 512) for o in (1.0, 2.0)],
 }
-ALL = ("flat", "hnsw-sq8", "ivf-pq-refine", "ivf-sq8", "qdrant", "bm25")
+ALL = ("flat", "hnsw-sq8", "qdrant", "ivf-sq8", "bm25", "hnsw-fp16", "ivf-pq-refine")
 
 
 def rss_mb() -> float:
