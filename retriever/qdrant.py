@@ -287,14 +287,7 @@ class QdrantIndex:
             return None
         return models.SparseVector(indices=list(counts), values=list(counts.values()))
 
-    def _query_vector(self, query: str, query_vector: np.ndarray | None) -> np.ndarray:
-        if query_vector is None:
-            return self.embedder.encode_query(query)
-        vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-        if vector.shape[0] != self.manifest["dimension"]:
-            raise RetrieverError(f"query_vector has {vector.shape[0]} dimensions but the index has "
-                                 f"{self.manifest['dimension']}; embed it with index.embedder.encode_query")
-        return vector
+    _query_vector = Index._query_vector  # one implementation: embeds, or checks the caller's vector
 
     def close(self) -> None:
         self.client.close()
