@@ -43,9 +43,12 @@ class Settings(BaseSettings):
     reasoner: str = Field("llamacpp:embedded", description="reasoner backend spec")
     reasoner_max_tokens: int | None = Field(None, description="cap on generated tokens (None: preset)")
     reasoner_temperature: float | None = Field(None, description="override the preset temperature")
+    reasoner_context: int | None = Field(None, ge=256, description="the reasoner's context in tokens "
+                                         "(None: llama.cpp's n_ctx; unknown for an OpenAI-compatible server)")
     think_budget: int | None = Field(None, description="max reasoning tokens before budget forcing")
     tts: Literal["none", "vote", "clr"] = Field("none", description="test-time scaling method")
     tts_k: int = Field(4, ge=1, le=64, description="samples per question for vote/clr")
+    calculator: Literal["off", "flag", "inject"] = Field("flag", description="reason route: flag wrong steps or inject exact values")
     # knowledge
     index_dir: Path | None = Field(None, description="retrieval index folder (None: user cache)")
     retriever_backend: Literal["faiss", "qdrant"] = Field("faiss", description="faiss: the index folder "
@@ -54,6 +57,7 @@ class Settings(BaseSettings):
     retriever_collection: str = Field("corecover", description="Qdrant collection (or alias) of the index")
     retriever_api_key: SecretStr | None = Field(None, description="Qdrant API key")
     retrieve_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
+    retrieve_rerank: bool = Field(False, description="rerank hybrid hits (`corecover index build --rerank` first)")
     answer_passages: int = Field(3, ge=1, le=20, description="most relevant passages a knowledge answer reads")
     grade_threshold: float = Field(0.35, description="min cosine similarity of a relevant passage")
     embedding_model: str = Field("embedded", description="sentence-transformers model or path")
@@ -65,10 +69,15 @@ class Settings(BaseSettings):
     route_threshold: float | None = Field(None, description="calibrated reasoner-route threshold")
     checkpoint_db: Path = Field(Path(user_data_dir(APP)) / "threads.sqlite",
                                 description="SQLite file of conversation threads")
+    checkpoint_url: str | None = Field(None, description="postgresql://user:pass@host/db: threads in "
+                                       "PostgreSQL, shared by several replicas (None: the SQLite file)")
     # server
     host: str = Field("127.0.0.1", description="server bind address")
     port: int = Field(8000, description="server port")
     api_key: SecretStr | None = Field(None, description="API key the server requires")
+    keys_file: Path | None = Field(None, description="TOML file mapping users to API keys: [users] name = \"key\"")
+    users: dict[str, SecretStr] = Field(default_factory=dict, description="users and their API keys "
+                                        "(with the keys file's): each sees only their own threads")
     max_concurrency: int = Field(4, ge=1, description="requests served at once before 429")
     request_timeout: float = Field(300.0, gt=0, description="seconds per request")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body")
@@ -94,6 +103,11 @@ class Settings(BaseSettings):
         for key in ("knowledge_api_key", "api_key", "retriever_api_key"):
             if data.get(key):
                 data[key] = "********"
+        data["users"] = {user: "********" for user in data.get("users") or {}}
+        if data.get("checkpoint_url"):
+            from agent.store import mask_url
+
+            data["checkpoint_url"] = mask_url(data["checkpoint_url"])
         return data
 
 

@@ -16,9 +16,11 @@ import numpy as np
 from langgraph.config import get_stream_writer
 
 from agent import prompts
+from agent.attribution import Attributed, attribute, extract
 from agent.components import Components
-from agent.grounding import Grounded, extract_answer, ground_answer, needs_context, substitute_follow_up
+from agent.followup import needs_context, substitute_follow_up
 from agent.state import AgentState
+from agent.verdict import judge
 from reasoner import Completion, control, tts
 from reasoner.parsing import last_number
 
@@ -74,7 +76,8 @@ class Nodes:
     def sampling(self, state: AgentState) -> dict[str, Any]:
         options, settings = state.get("options") or {}, self.parts.settings
         return {"max_tokens": options.get("max_tokens") or settings.reasoner_max_tokens,
-                "temperature": options.get("temperature", settings.reasoner_temperature)}
+                "temperature": options.get("temperature", settings.reasoner_temperature),
+                "seed": options.get("seed")}
 
     async def complete(self, backend: Any, messages: list[dict[str, str]], stream: bool, **sampling: Any) -> Completion:
         """One completion, streaming its tokens as custom events when asked to. A generation never
@@ -120,7 +123,7 @@ class Nodes:
             standalone = rewritten
         return {"standalone_question": standalone, "notes": notes, "passages": [], "relevant": [],
                 "citations": [], "escalated": False, "grounded": False, "tts": None, "reasoning": None,
-                "final_answer": None, "answer": "", "status": "", "route_scores": {},
+                "final_answer": None, "answer": "", "status": "", "route_scores": {}, "checks": [],
                 "usage": record({}, "condense", started, completions, backend="rules" if not completions else "",
                                 method=method)}
 
@@ -180,13 +183,14 @@ class Nodes:
         facts = prompts.numbered_passages(passages, relevant) if mixed and relevant else ""
         messages = prompts.reason_messages(state["standalone_question"], facts)
         backend = control.wrap(await self.reasoner(),
-                               think_budget=options.get("think_budget") or settings.think_budget)
+                               think_budget=options.get("think_budget") or settings.think_budget,
+                               calculator=options.get("calculator") or settings.calculator)
         method = options.get("tts") or settings.tts
         tts_field = None
         if method != "none":
             completion, tts_field = await tts.answer_with_tts(
                 backend, messages, method, options.get("k") or settings.tts_k,
-                max_tokens=self.sampling(state)["max_tokens"])
+                max_tokens=self.sampling(state)["max_tokens"], seed=options.get("seed"))
             if completion is None:
                 raise RuntimeError("test-time scaling produced no candidate answer")
             emit({"token": completion.answer or completion.text})
@@ -194,26 +198,31 @@ class Nodes:
             completion = await self.complete(backend, messages, stream=True, **self.sampling(state))
         answer = completion.answer or completion.text.strip()
         final = completion.final_answer or last_number(answer)
-        citations = [_citation(p) for p in passages if p["n"] in relevant] if mixed else []
-        status = "truncated" if completion.truncated and final is None else "answered"
-        notes = list(state.get("notes") or [])
+        cited = [p for p in passages if p["n"] in relevant] if mixed else []
+        checking = time.perf_counter()
+        judged = await asyncio.to_thread(
+            judge, state["standalone_question"], completion.text or answer, answer, final,
+            truncated=completion.truncated, tts=tts_field, facts=cited if mixed else None)
+        checks_seconds = round(time.perf_counter() - checking, 5)
+        notes = list(state.get("notes") or []) + judged.notes
         if tts_field is not None and not tts_field["confident"]:
-            status = "low_confidence"
             notes.append(f"the {method} winner's confidence is below {tts_field['threshold']}")
         if mixed and not relevant:
             notes.append("no relevant fact was found in the knowledge base; the reasoner answered alone")
         ctl = completion.extra.get("control") or {}
         if ctl.get("loop_guard") or ctl.get("budget_forced"):
             notes.append("reasoning control: " + ", ".join(k for k in ("loop_guard", "budget_forced") if ctl.get(k)))
-        # the facts are cited, but the computed answer is not checked against them: not "grounded"
-        return {"answer": answer, "final_answer": final, "reasoning": completion.reasoning,
-                "citations": citations, "grounded": False, "status": status, "notes": notes,
-                "tts": tts_field,
+        return {"answer": judged.answer, "final_answer": judged.final_answer, "reasoning": completion.reasoning,
+                "citations": [_citation(p) for p in cited], "grounded": judged.status == "grounded",
+                "status": judged.status, "checks": judged.checks, "notes": notes, "tts": tts_field,
                 "usage": record(state, "reason", started, [completion], truncated=completion.truncated,
-                                control=ctl or None)}
+                                control=ctl or None, checks_seconds=checks_seconds,
+                                calculator=completion.extra.get("calculator"))}
 
     async def answer(self, state: AgentState) -> dict[str, Any]:
-        """A knowledge answer written from the relevant passages, every sentence checked against them."""
+        """A knowledge answer written from the relevant passages and attributed: kept only when a
+        passage about the question states its short answer (else an extractive answer under the same
+        test, else abstain or escalate)."""
         started = time.perf_counter()
         question = state["standalone_question"]
         keep = set(state.get("relevant") or [])
@@ -222,19 +231,33 @@ class Nodes:
         messages = prompts.knowledge_messages(question, prompts.numbered_passages(passages, limit=500))
         completion = await self.complete(await self.reasoner(), messages, stream=False,
                                          **{**self.sampling(state), "temperature": 0.0})
-        checked = ground_answer(completion.answer or completion.text, passages, question=question)
-        if not checked.text:
-            checked = extract_answer(question, passages)
-        if not checked.text:  # no passage sentence is about the question after all
-            return await self.escalate(state)
-        text, citations = _renumber(checked, passages)
-        emit({"token": text})
+        checking = time.perf_counter()
+        checked = attribute(question, completion.answer or completion.text, passages)
+        if not checked.ok:
+            extracted = extract(question, passages)
+            extracted.checks = checked.checks + extracted.checks
+            extracted.dropped = checked.dropped
+            checked = extracted
+        checks_seconds = round(time.perf_counter() - checking, 5)
         notes = list(state.get("notes") or [])
         if checked.dropped:
-            notes.append(f"{len(checked.dropped)} generated sentence(s) not supported by the passages were dropped")
-        return {"answer": text, "final_answer": None, "reasoning": completion.reasoning, "citations": citations,
-                "grounded": True, "status": "grounded", "notes": notes,
-                "usage": record(state, "answer", started, [completion], method=checked.method)}
+            notes.append(f"{len(checked.dropped)} generated sentence(s) no passage states were dropped")
+        if not checked.ok:  # no passage about the question states an answer: abstain or escalate
+            notes.append("no retrieved passage states an answer to the question, so none is given from them")
+            shown = {p["n"]: p["n"] for p in (state.get("passages") or [])[:3]}  # escalate lists these
+            update = await self.escalate({**state, "notes": notes,
+                                          "checks": renumber_checks(checked.checks, shown)})
+            update["usage"]["answer"] = record(state, "answer", started, [completion], method="abstained",
+                                               checks_seconds=checks_seconds)["answer"]
+            return update
+        text, citations, checks = _renumber(checked, passages)
+        emit({"token": text})
+        if checked.method == "extractive":
+            notes.append("the generated answer failed the attribution checks; the answer is quoted from a passage")
+        return {"answer": text, "final_answer": checked.answer, "reasoning": completion.reasoning,
+                "citations": citations, "grounded": True, "status": "grounded", "notes": notes, "checks": checks,
+                "usage": record(state, "answer", started, [completion], method=checked.method,
+                                checks_seconds=checks_seconds)}
 
     async def escalate(self, state: AgentState) -> dict[str, Any]:
         """No relevant passage: ask the larger model if one is configured, else say so plainly."""
@@ -242,25 +265,31 @@ class Nodes:
         question = state["standalone_question"]
         closest = (state.get("passages") or [])[:3]
         notes = list(state.get("notes") or [])
+        checks = list(state.get("checks") or [])
         large = self.parts.knowledge
         if large is None:
             listing = "\n".join(f"[{i}] {p['title']}: {prompts.quote(p['text'], 200)}" for i, p in enumerate(closest, 1))
-            text = ("The knowledge base does not cover this question, and no larger model is configured "
-                    "(set CORECOVER_KNOWLEDGE_BASE_URL and CORECOVER_KNOWLEDGE_MODEL to escalate)."
-                    + (f"\n\nClosest passages found (not relevant enough to answer from):\n{listing}" if closest else ""))
+            text = ("The knowledge base does not cover this question: no retrieved passage states its answer, "
+                    "and no larger model is configured (set CORECOVER_KNOWLEDGE_BASE_URL and "
+                    "CORECOVER_KNOWLEDGE_MODEL to escalate), so corecover abstains."
+                    + (f"\n\nClosest passages found (they do not state the answer):\n{listing}" if closest else ""))
             citations = [{**_citation(p), "n": i, "supports_answer": False} for i, p in enumerate(closest, 1)]
             emit({"token": text})
-            return {"answer": text, "citations": citations, "grounded": False, "escalated": False,
-                    "status": "not_grounded", "usage": record(state, "escalate", started, backend="none")}
+            return {"answer": text, "final_answer": None, "citations": citations, "grounded": False,
+                    "escalated": False, "status": "not_grounded", "notes": notes, "checks": checks,
+                    "usage": record(state, "escalate", started, backend="none")}
         messages = [{"role": "system", "content": "Answer the question accurately and concisely."},
                     {"role": "user", "content": question}]
         completion = await self.complete(large, messages, stream=True)
         why = "the reasoner was not confident" if state.get("status") == "low_confidence" else \
-            "the knowledge base had no relevant passage"
-        notes.append(f"answered by the larger model {large.model} ({why}); not grounded in the knowledge base")
+            "no retrieved passage states the answer"
+        notes.append(f"escalated: answered by the larger model {large.model} ({why}); not grounded in the "
+                     "knowledge base")
+        checks.append({"name": "larger_model", "outcome": "skipped", "detail": f"{large.model} answered; nothing "
+                       "checks its answer against the knowledge base"})
         return {"answer": completion.answer or completion.text.strip(), "final_answer": completion.final_answer,
                 "reasoning": completion.reasoning, "citations": [], "grounded": False, "escalated": True,
-                "status": "escalated", "notes": notes,
+                "status": "escalated", "notes": notes, "checks": checks,
                 "usage": record(state, "escalate", started, [completion])}
 
     def after_reason(self, state: AgentState) -> str:
@@ -284,7 +313,9 @@ class Nodes:
             "reasoning": state.get("reasoning"),
             "citations": state.get("citations", []),
             "grounded": bool(state.get("grounded")),
+            "verified": state.get("status") == "verified",
             "status": state.get("status", ""),
+            "checks": state.get("checks", []),
             "notes": state.get("notes", []),
             "tts": state.get("tts"),
             "usage": usage,
@@ -310,12 +341,33 @@ def _citation(p: dict[str, Any]) -> dict[str, Any]:
             "score": p["score"], "relevance": p.get("relevance")}
 
 
-def _renumber(checked: Grounded, passages: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """Number the cited passages 1..m in order of first use and rewrite the markers to match."""
+def _renumber(checked: Attributed, passages: Sequence[dict[str, Any]]
+              ) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Number the cited passages 1..m in order of first use; rewrite the markers and checks to match."""
     mapping = {old: new for new, old in enumerate(checked.used, 1)}
     text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), m.group(1))}]", checked.text)
     by_n = {p["n"]: p for p in passages}
-    return text, [{**_citation(by_n[old]), "n": new} for old, new in mapping.items()]
+    return text, [{**_citation(by_n[old]), "n": new} for old, new in mapping.items()], \
+        renumber_checks(checked.checks, mapping)
+
+
+def renumber_checks(checks: Sequence[dict[str, Any]], mapping: dict[int, int]) -> list[dict[str, Any]]:
+    """Checks that name passages as the user sees them: "[n] Title" with the shown number, or the
+    title alone for a passage that is not shown."""
+    def number(m: re.Match[str]) -> str:
+        old = int(m.group(1))
+        return f"[{mapping[old]}] " if old in mapping else ""
+
+    out = []
+    for c in checks:
+        c = {**c, "detail": re.sub(r"\[(\d+)\] ", number, c["detail"])}
+        if "passage" in c:
+            if c["passage"] in mapping:
+                c["passage"] = mapping[c["passage"]]
+            else:
+                del c["passage"]
+        out.append(c)
+    return out
 
 
 def _clean_rewrite(text: str) -> str | None:

@@ -34,7 +34,8 @@ class AgentState(TypedDict, total=False):
     citations: list[dict[str, Any]]
     grounded: bool
     escalated: bool
-    status: str
+    status: str                      # verified, grounded, unverified, low_confidence, not_grounded, escalated, truncated
+    checks: list[dict[str, Any]]     # what was tested for the status: name, outcome (pass/fail/skip), detail
     notes: list[str]
     tts: dict[str, Any] | None
     usage: dict[str, dict[str, Any]]  # node -> tokens, seconds, backend

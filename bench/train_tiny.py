@@ -17,22 +17,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from training.checkpoint import embedded_hf_checkpoint
 from training.config import DataConfig, MGPOStageConfig, SamplingConfig, SFTStageConfig, from_dict
+from training.probe import greedy_accuracy
 from training.records import Record, write_records
-from training.rewards import is_correct
-from training.sampling import sample
 from training.tasks import KINDS, arithmetic_records
 
 
 def accuracy(model: str, records: list[Record], max_new_tokens: int) -> dict[str, float]:
     """Greedy accuracy per problem kind (and overall)."""
-    outputs = sample(model, [r.prompt for r in records], 1, SamplingConfig(max_new_tokens=max_new_tokens,
-                                                                         temperature=0, batch_size=48))
-    hits: dict[str, list[bool]] = {}
-    for record, (text,) in zip(records, outputs, strict=True):
-        hits.setdefault(record.meta["kind"], []).append(is_correct(text, record.reward))
-    table = {kind: sum(v) / len(v) for kind, v in sorted(hits.items())}
-    table["all"] = sum(sum(v) for v in hits.values()) / len(records)
-    return table
+    return greedy_accuracy(model, records, max_new_tokens, batch_size=48)
 
 
 def plot(out: Path, sft_log: list[dict], mgpo_log: list[dict], table: dict[str, dict[str, float]]) -> Path:

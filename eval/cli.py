@@ -74,6 +74,8 @@ def run_cmd(
     field: Annotated[list[str] | None, typer.Option(help="custom: id=COL, prompt=COL, gold=COL")] = None,
     kind: Annotated[str | None, typer.Option(help="custom: math | mcq | code | ifeval | qa")] = None,
     prices: Annotated[str | None, typer.Option(help='JSON or file: {"MODEL": {"input": USD/1M, "output": USD/1M}}')] = None,
+    unsafe_sandbox: Annotated[bool, typer.Option("--unsafe-sandbox", help="run model-written code even without "
+                                                 "bubblewrap (Python-level guards only; recorded in results.json)")] = False,
 ) -> None:
     """Run a system on a benchmark; writes samples.jsonl (resumable) and results.json."""
     import asyncio
@@ -109,7 +111,8 @@ def run_cmd(
         try:
             results = asyncio.run(run(bench, sys_obj, out, n=n, limit=limit, sampling=sampling,
                                       concurrency=concurrency, seed=seed, prices=price_table,
-                                      on_sample=on_sample, on_start=lambda total: bar.update(task, total=total)))
+                                      on_sample=on_sample, on_start=lambda total: bar.update(task, total=total),
+                                      unsafe_sandbox=unsafe_sandbox))
         except RunError as exc:
             _fail(str(exc))
     s = results["summary"]
@@ -174,3 +177,74 @@ def list_cmd() -> None:
     for name, cls in BENCHMARKS.items():
         typer.echo(f"{name:22} {cls.kind or '-':7} {cls.filename or '(--path FILE)':36} {cls.hf_id or '-':34} "
                    f"{cls.description}")
+
+
+@app.command("hypothesis")
+def hypothesis_cmd(
+    out: Annotated[Path | None, typer.Option(help="output folder (reruns resume; default runs/hypothesis[-quick])")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="a few items per row (minutes, for CI and the README)")] = False,
+    reasoner: Annotated[str, typer.Option(help="the base reasoner spec")] = "llamacpp:embedded",
+    specialist: Annotated[str, typer.Option(help="the trained specialist spec ('none': no such column)")] = "llamacpp:specialist",
+    large: Annotated[str | None, typer.Option(help="a larger model, openai:BASE_URL?model=M (adds a column)")] = None,
+    rows: Annotated[str, typer.Option(help="comma-separated rows: arithmetic, gsm8k, nq_open, aime24, aime25, "
+                                           "hmmt25, gpqa_diamond")] = "arithmetic,gsm8k,nq_open",
+    size: Annotated[list[str] | None, typer.Option(help="ROW=N items of a row (repeatable)")] = None,
+    columns: Annotated[str, typer.Option(help="comma-separated columns: base, specialist, rag, hybrid, large "
+                                              "(default: all that apply)")] = "",
+    max_tokens: Annotated[int, typer.Option(help="cap on generated tokens per answer")] = 256,
+    data_dir: Annotated[str | None, typer.Option(help="benchmark data folder (env CORECOVER_DATA_DIR)")] = None,
+) -> None:
+    """The compression-coverage grid: reasoning and knowledge rows × base, specialist, rag, hybrid (and large)."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from eval.benchmarks import BenchmarkError
+    from eval.hypothesis import (
+        COLUMNS,
+        DEFAULT_SIZES,
+        QUICK_SIZES,
+        GridConfig,
+        HypothesisError,
+        run_grid,
+        write_outputs,
+    )
+
+    chosen = tuple(r.strip() for r in rows.split(",") if r.strip())
+    sizes = dict(QUICK_SIZES if quick else DEFAULT_SIZES)
+    for entry in size or []:
+        row, sep, value = entry.partition("=")
+        if not sep or not value.isdigit():
+            _fail(f"bad --size {entry!r}: use ROW=N, e.g. gsm8k=50")
+        sizes[row] = int(value)
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] or list(COLUMNS)
+    unknown = sorted(set(wanted) - set(COLUMNS))
+    if unknown:
+        _fail(f"unknown column(s) {', '.join(unknown)}: use {', '.join(COLUMNS)}")
+    chosen_columns = tuple(c for c in COLUMNS if c in wanted and (c != "specialist" or specialist.lower() != "none")
+                           and (c != "large" or large))
+    config = GridConfig(out=out or Path("runs/hypothesis-quick" if quick else "runs/hypothesis"), reasoner=reasoner,
+                        specialist=None if specialist.lower() == "none" else specialist, large=large, rows=chosen,
+                        columns=chosen_columns, sizes=sizes, max_tokens=max_tokens, data_dir=data_dir)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=Console(stderr=True)) as bar:
+        tasks: dict[tuple[str, str], Any] = {}
+        hits: dict[tuple[str, str], list[int]] = {}
+
+        def on_start(row: str, column: str, total: int) -> None:
+            tasks[row, column] = bar.add_task(f"{row} × {column}", total=total, acc="-")
+            hits[row, column] = [0, 0]
+
+        def on_sample(row: str, column: str, record: dict[str, Any]) -> None:
+            h = hits[row, column]
+            h[0], h[1] = h[0] + bool(record["correct"]), h[1] + 1
+            bar.update(tasks[row, column], advance=1, acc=f"{h[0] / h[1]:.0%}")
+
+        try:
+            summary = asyncio.run(run_grid(config, on_sample=on_sample, on_start=on_start))
+        except (HypothesisError, BenchmarkError) as exc:
+            _fail(str(exc))
+    path = write_outputs(summary, config.out)
+    typer.echo(path.read_text().split("\n## Effects")[0].rstrip())
+    typer.echo(f"\n-> {path}")

@@ -1,4 +1,8 @@
-"""Metrics over per-sample records: avg@n, pass@k, cons@k, IFEval/NQ/GPQA extras, tokens, cost."""
+"""Metrics over per-sample records: avg@n, pass@k, cons@k, IFEval/NQ/GPQA extras, truncation, tokens, cost.
+
+cons@1 equals pass@1 by construction: a sample votes with the answer it states, and the scorer calls
+a sample correct only when it states one (``eval.scoring``), so a lone sample's vote wins iff it is right.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ def vote_key(record: dict[str, Any]) -> str | None:
 
 
 def consensus_correct(records: list[dict[str, Any]], kind: str) -> bool:
-    """Majority vote over clusters of equivalent answers; ties go to the cluster seen first."""
+    """Majority vote over clusters of equivalent answers; ties go to the cluster seen first. Samples
+    stating no answer do not vote."""
     clusters: list[tuple[str, list[dict[str, Any]]]] = []
     for record in records:
         key = vote_key(record)
@@ -76,10 +81,21 @@ def item_metrics(records: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]
         "completion_tokens": sum(r["completion_tokens"] for r in records),
         "seconds": sum(r["seconds"] for r in records),
         "cost_usd": sum(r.get("cost_usd", 0.0) for r in records),
+        "truncated": sum(map(is_truncated, records)),
     }
     if kind in ("math", "mcq", "qa"):
         out["cons@k"] = {str(k): float(consensus_correct(records[:k], kind)) for k in ks if k <= n}
     return out
+
+
+def is_truncated(record: dict[str, Any]) -> bool:
+    """Was the sample cut at its token limit (``truncated``, or in older records ``extra.truncated``)?"""
+    return bool(record.get("truncated", (record.get("extra") or {}).get("truncated")))
+
+
+def _unanswered(record: dict[str, Any]) -> bool:
+    """A math or mcq sample that states no final answer (scored wrong)."""
+    return record["kind"] in ("math", "mcq") and vote_key(record) is None
 
 
 def _mean(values: list[float]) -> float | None:
@@ -107,6 +123,9 @@ def summarize(records: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
         "median_seconds": statistics.median(r["seconds"] for r in records),
         "cost_usd": sum(i["cost_usd"] for i in items),
         "cost_per_item_usd": sum(i["cost_usd"] for i in items) / len(items),
+        "truncated": sum(map(is_truncated, records)),
+        "unanswered": sum(map(_unanswered, records)),
+        "truncated_unanswered": sum(is_truncated(r) and _unanswered(r) for r in records),
         "routes": dict(Counter(r.get("route") or "" for r in records)),
         "models": dict(Counter(r.get("model") or "" for r in records)),
     }

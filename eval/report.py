@@ -18,6 +18,8 @@ PUBLISHED = {  # VibeThinker-3B technical report (2026), accuracy in %
     "aime25": 91.4, "aime26": 94.3, "hmmt25": 89.3, "gpqa_diamond": 70.2, "ifeval": 93.4, "livecodebench_v6": 80.2,
 }
 PUBLISHED_MODEL = "VibeThinker-3B"
+STATUSES = ("verified", "grounded", "unverified", "low_confidence", "escalated", "not_grounded", "truncated")
+TRUSTED = ("verified", "grounded")
 GROUPS = {"math": "reasoning", "code": "reasoning", "ifeval": "instruction", "qa": "knowledge", "mcq": "knowledge"}
 
 
@@ -84,10 +86,52 @@ def markdown(results: list[dict[str, Any]]) -> str:
         for r in qa:
             q = r["summary"]["qa"]
             lines.append(f"| {r['benchmark']} | {r['system']} | {_pct(q['exact_match'])} | {_pct(q['f1'])} |")
+    lines += selective_accuracy(results)
     lines += ["", "## Plots", "", "![accuracy](accuracy.png)", "", "![accuracy vs cost](accuracy_vs_cost.png)", "",
               "![compression vs coverage](compression_coverage.png)", "",
               "Runs: " + ", ".join(f"`{r['_path']}`" for r in results), ""]
     return "\n".join(lines)
+
+
+def by_status(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """status -> samples, coverage (share of samples), accuracy, from the run's samples.jsonl."""
+    from eval.runner import read_samples
+
+    records = read_samples(Path(result["_path"]).with_name("samples.jsonl"))
+    records = [r for r in records if (r.get("extra") or {}).get("status")]
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for r in records:
+        groups[r["extra"]["status"]].append(bool(r.get("correct")))
+    if not records:
+        return {}
+    return {s: {"samples": len(v), "coverage": len(v) / len(records), "accuracy": sum(v) / len(v)}
+            for s, v in groups.items()}
+
+
+def selective_accuracy(results: list[dict[str, Any]]) -> list[str]:
+    """Accuracy by answer status (selective accuracy): is a "verified" or "grounded" answer right?
+    Empty when no run recorded statuses (only the agent graph systems do)."""
+    rows = [(r, by_status(r)) for r in results]
+    rows = [(r, t) for r, t in rows if t]
+    if not rows:
+        return []
+    seen = [s for s in STATUSES if any(s in t for _, t in rows)]
+    seen += sorted({s for _, t in rows for s in t} - set(seen))
+    lines = ["", "## Accuracy by status (selective accuracy)", "",
+             "Each status is a promise (verified: an exact check confirmed it; grounded: a cited passage states "
+             "it). A cell is accuracy % of the samples that got the status, with their share of all samples. "
+             "*Trusted* is verified + grounded together.", "",
+             "| benchmark | system | trusted coverage | trusted accuracy | " + " | ".join(seen) + " |",
+             "|---|---|---:|---:|" + "---:|" * len(seen)]
+    for r, t in rows:
+        trusted = [t[s] for s in TRUSTED if s in t]
+        n = sum(x["samples"] for x in trusted)
+        coverage = sum(x["coverage"] for x in trusted)
+        accuracy = sum(x["accuracy"] * x["samples"] for x in trusted) / n if n else None
+        cells = [f"{_pct(t[s]['accuracy'])} ({_pct(t[s]['coverage'])}%)" if s in t else "–" for s in seen]
+        lines.append(f"| {r['benchmark']} | {r['system']} | {_pct(coverage)} | {_pct(accuracy)} | "
+                     + " | ".join(cells) + " |")
+    return lines
 
 
 def _letters(counts: dict[str, int]) -> str:

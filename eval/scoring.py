@@ -1,8 +1,11 @@
 """Scorers: is a completion right? Stable functions that training also uses as rewards.
 
-- math: ``math-verify`` (parse + verify, with a timeout), exact match as a fallback;
+- math: the final answer the completion states (:func:`math_answer`: the last ``\\boxed{}``, else an
+  explicit "the answer is …" / "Final answer: …", else a completion that is nothing but an expression),
+  then ``math-verify`` (parse + verify, with a timeout), exact match as a fallback. The last number in
+  free text never counts: a sample without a final answer is wrong (as lighteval and VibeThinker score);
 - mcq: the option letter a completion commits to (:func:`extract_option`);
-- code: the program run against its tests in :mod:`eval.sandbox`;
+- code: the program run against its tests in :mod:`reasoner.sandbox` (bubblewrap);
 - ifeval: Google's instruction checks (:mod:`eval.ifeval`), strict and loose;
 - qa: normalised exact match and token F1 (SQuAD / NQ-open conventions).
 
@@ -23,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from eval.ifeval import ifeval_check
 from eval.mcq import original_letter
-from eval.sandbox import SandboxResult, run_code
 from reasoner.parsing import (
     answers_equivalent,
     last_boxed,
@@ -32,12 +34,28 @@ from reasoner.parsing import (
     parse_math,
     split_thinking,
 )
+from reasoner.sandbox import SandboxResult, SandboxUnavailable, run_code
 
 if TYPE_CHECKING:
     from eval.benchmarks import Item
 
-__all__ = ["SandboxResult", "ScoreResult", "answer_part", "extract_option", "ifeval_check", "nq_exact_match",
-           "pass_at_k", "run_code", "same_answer", "score", "token_f1", "verify_math"]
+__all__ = ["EXTRACTION", "SCORER", "SandboxResult", "SandboxUnavailable", "ScoreResult", "answer_part",
+           "extract_option", "ifeval_check", "math_answer", "nq_exact_match", "pass_at_k", "run_code", "same_answer",
+           "score", "token_f1", "verify_math"]
+
+SCORER = "strict-1"  # the extraction rules below; records scored under other rules get re-scored
+EXTRACTION = {
+    "math": "the last \\boxed{} of the answer part (after any thinking block); else the last explicit statement "
+            "'the answer is X' / 'Final answer: X' (X up to the end of its sentence); else the whole answer part when "
+            "it is one bare expression and the sample was not truncated. The last number in free text never counts; "
+            "a sample without a final answer is wrong. Equality: math-verify, else normalised exact match.",
+    "mcq": "the option letter the answer part commits to (\\boxed{C}, 'Answer: (B)', a lone letter on the last "
+           "line); none is wrong",
+    "code": "the last fenced code block of the answer part (else all of it), run against the tests in the "
+            "bubblewrap sandbox; passed = exit status 0",
+    "qa": "the first line of the answer part; normalised exact match (correct) and token F1 (score)",
+    "ifeval": "the answer part, checked by IFEval's strict (correct) and loose rules",
+}
 
 
 @dataclass
@@ -54,6 +72,65 @@ class ScoreResult:
 
 
 # -- math ---------------------------------------------------------------------------------
+# "the answer is", "Final Answer:", "**Answer:**" — the statement's own words, case aside
+_STATEMENT = re.compile(r"(?i)\banswer\b\**\s*(?:is\b|:)\s*:?\**[ \t]*")
+_LATEX_COMMAND = re.compile(r"\\text\{[^{}]*\}|\\[A-Za-z]+")
+_TRAILING_WORDS = re.compile(r"(?<=[\d}$)\]])(?:\s+[A-Za-z]+)+$")  # "18 dollars" -> "18"
+
+
+def _sentence(span: str) -> str:
+    """``span`` up to the end of its first sentence (". ", ", ", "; " outside brackets and ``$…$``)."""
+    depth, in_math = 0, False
+    for i, ch in enumerate(span):
+        if ch == "$":
+            in_math = not in_math
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif (ch in ".,;" and not depth and not in_math and (i + 1 == len(span) or span[i + 1].isspace())) or ch == "\n":
+            return span[:i]
+    return span
+
+
+def _statement(text: str) -> str | None:
+    """What the last "the answer is …" / "Final answer: …" states (the next line when that one is empty)."""
+    matches = list(_STATEMENT.finditer(text))
+    if not matches:
+        return None
+    rest = text[matches[-1].end():]
+    line, _, after = rest.partition("\n")
+    if not line.strip():
+        line = next((ln for ln in after.splitlines() if ln.strip()), "")
+    answer = _TRAILING_WORDS.sub("", _sentence(line).strip().strip("*").strip())
+    return answer or None
+
+
+def _bare(text: str) -> str | None:
+    """The whole text when it is one bare expression ("204", "\\frac{1}{2}", "$[1, 2)$"), else None."""
+    text = text.strip()
+    if not text or "\n" in text or len(text) > 100 or ". " in text:
+        return None
+    return None if re.search(r"[A-Za-z]{2,}", _LATEX_COMMAND.sub(" ", text)) else text
+
+
+def math_answer(text: str, truncated: bool = False) -> tuple[str | None, str | None]:
+    """``(final answer, rule)`` a math completion states; ``(None, None)`` when it states none.
+
+    Rules, in order: ``boxed`` (the last ``\\boxed{}``), ``statement`` (the last "the answer is X" /
+    "Final answer: X"), ``bare`` (the whole text is one expression; not for ``truncated`` output, which
+    may have been cut anywhere). The bare last number of free text is never an answer.
+    """
+    boxed = last_boxed(text)
+    if boxed:
+        return boxed, "boxed"
+    stated = _statement(text)
+    if stated:
+        return stated, "statement"
+    bare = None if truncated else _bare(text)
+    return (bare, "bare") if bare else (None, None)
+
+
 def _normalize_answer_text(text: str) -> str:
     text = text.strip().strip("$").strip()
     text = re.sub(r"\\(?:text|mathrm|textbf)\{([^{}]*)\}", r"\1", text)
@@ -61,19 +138,19 @@ def _normalize_answer_text(text: str) -> str:
     return text.rstrip(".").lower()
 
 
-def _math_verify(pred: str, gold: str, timeout: int | None) -> bool:
-    from math_verify import parse, verify
+def _math_verify(answer: str, gold: str, timeout: int | None) -> bool:
+    from math_verify import verify
 
     parsed_gold = parse_math(gold, timeout)
-    parsed_pred = parse(pred, parsing_timeout=timeout)
-    return bool(parsed_gold and parsed_pred and verify(parsed_gold, parsed_pred, timeout_seconds=timeout))
+    parsed_answer = parse_math(answer, timeout)
+    return bool(parsed_gold and parsed_answer and verify(parsed_gold, parsed_answer, timeout_seconds=timeout))
 
 
 _POOL: concurrent.futures.ProcessPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def _verify_in_worker(pred: str, gold: str, timeout: float) -> bool:
+def _verify_in_worker(answer: str, gold: str, timeout: float) -> bool:
     """math-verify's timeouts use SIGALRM (main thread only): off the main thread, use a worker
     process with a wall-clock limit, replaced when it hangs."""
     global _POOL
@@ -83,7 +160,7 @@ def _verify_in_worker(pred: str, gold: str, timeout: float) -> bool:
         if _POOL is None:
             _POOL = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         pool = _POOL
-    future = pool.submit(_math_verify, pred, gold, max(1, int(timeout)))
+    future = pool.submit(_math_verify, answer, gold, max(1, int(timeout)))
     try:
         return future.result(timeout=timeout + 30)  # first call also pays the worker's start-up
     except (concurrent.futures.TimeoutError, concurrent.futures.process.BrokenProcessPool):
@@ -96,24 +173,27 @@ def _verify_in_worker(pred: str, gold: str, timeout: float) -> bool:
         return False
 
 
-def verify_math(pred: str, gold: str, timeout: float = 5) -> bool:
-    """Is ``pred`` (a completion or a bare answer) mathematically equal to ``gold``?
-
-    math-verify first (``\\frac{1}{2}`` = 0.5, 204 = 204.0, intervals, sets), then exact match of
-    the normalised last ``\\boxed{}`` (or the whole text) as a fallback.
-    """
-    pred, gold = str(pred), str(gold)
+def math_equal(answer: str, gold: str, timeout: float = 5) -> bool:
+    """Is an extracted final answer mathematically equal to ``gold``? math-verify (``\\frac{1}{2}`` = 0.5,
+    204 = 204.0, intervals, sets), else exact match of the normalised texts."""
     try:
         if threading.current_thread() is threading.main_thread():
-            ok = _math_verify(pred, gold, max(1, math.ceil(timeout)))
+            ok = _math_verify(answer, gold, max(1, math.ceil(timeout)))
         else:
-            ok = _verify_in_worker(pred, gold, timeout)
+            ok = _verify_in_worker(answer, gold, timeout)
     except Exception:  # math-verify raises on odd input; fall back to exact match
         ok = False
-    if ok:
-        return True
-    candidate = last_boxed(pred) or pred
-    return bool(candidate.strip()) and _normalize_answer_text(candidate) == _normalize_answer_text(gold)
+    return ok or (bool(answer.strip()) and _normalize_answer_text(answer) == _normalize_answer_text(gold))
+
+
+def verify_math(pred: str, gold: str, timeout: float = 5, truncated: bool = False) -> bool:
+    """Does ``pred`` (a completion's answer part, or a bare answer) state a final answer equal to ``gold``?
+
+    Only a stated final answer counts (:func:`math_answer`): ``verify_math('Step 1. think. Step 2.', '2')``
+    is False.
+    """
+    answer, _ = math_answer(str(pred), truncated)
+    return answer is not None and math_equal(answer, str(gold), timeout)
 
 
 # -- multiple choice ----------------------------------------------------------------------
@@ -182,13 +262,20 @@ def code_program(code: str, gold: dict[str, Any]) -> tuple[str, str]:
     return program, tests
 
 
-def score(item: Item, completion_text: str, *, code_timeout: float = 10, memory_mb: int = 512) -> ScoreResult:
-    """Score one completion of ``item`` by its kind (math, mcq, code, ifeval, qa)."""
+def score(item: Item, completion_text: str, *, code_timeout: float = 10, memory_mb: int = 512,
+          truncated: bool = False, unsafe_sandbox: bool = False) -> ScoreResult:
+    """Score one completion of ``item`` by its kind (math, mcq, code, ifeval, qa); :data:`EXTRACTION` says how.
+
+    ``truncated``: the output was cut at its token limit (a bare expression then is no answer).
+    ``unsafe_sandbox``: run code even where bubblewrap is missing (Python-level guards only).
+    ``correct`` implies ``extracted`` for math and mcq, so pass@1 and cons@1 agree at n=1.
+    """
     text = answer_part(completion_text)
     kind = item.kind
     if kind == "math":
-        boxed = last_boxed(text)
-        return ScoreResult(ok := verify_math(text, item.gold), float(ok), boxed)
+        answer, rule = math_answer(text, truncated)
+        ok = answer is not None and math_equal(answer, str(item.gold))
+        return ScoreResult(ok, float(ok), answer, {"rule": rule})
     if kind == "mcq":
         letter = option_letter(text)
         order = item.metadata.get("permutation")
@@ -199,9 +286,10 @@ def score(item: Item, completion_text: str, *, code_timeout: float = 10, memory_
         code = last_code_block(text) or text
         gold = item.gold if isinstance(item.gold, dict) else {"test": str(item.gold)}
         program, tests = code_program(code, gold)
-        result = run_code(program, tests, timeout=code_timeout, memory_mb=memory_mb)
+        result = run_code(program, tests, timeout=code_timeout, memory_mb=memory_mb, unsafe=unsafe_sandbox)
         return ScoreResult(result.passed, float(result.passed), None,
-                           {"status": result.status, "stderr": result.stderr[-2000:], "seconds": result.seconds})
+                           {"status": result.status, "stderr": result.stderr[-2000:], "seconds": result.seconds,
+                            "isolation": result.isolation})
     if kind == "ifeval":
         ids, kwargs = item.gold["instruction_id_list"], item.gold["kwargs"]
         strict = ifeval_check(text, ids, kwargs, prompt=item.prompt)

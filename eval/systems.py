@@ -56,12 +56,15 @@ class ReasonerSystem:
 
     name, route = "reasoner", "reason"
 
-    def __init__(self, backend: Any = "llamacpp:embedded") -> None:
+    def __init__(self, backend: Any = "llamacpp:embedded", *, name: str | None = None,
+                 spec: str | None = None) -> None:
         from reasoner import load_backend
 
         self.backend = load_backend(backend)
         self.model = self.backend.model
-        self.spec = backend if isinstance(backend, str) else f"{self.backend.name}:{self.model}"
+        self.spec = spec or (backend if isinstance(backend, str) else f"{self.backend.name}:{self.model}")
+        if name:
+            self.name = name  # a column label (e.g. "base", "specialist"): the run folder is named after it
 
     async def answer(self, item: Item, sampling: Sampling, n: int) -> list[SampleOutput]:
         completions = await self.backend.agenerate(item.prompt, sampling, n=n)
@@ -73,11 +76,11 @@ class LargeSystem(ReasonerSystem):
 
     name, route = "large", "large"
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: Any, **labels: Any) -> None:
         if not backend:
             raise ValueError("the large system needs --large openai:BASE_URL?model=NAME (any OpenAI-compatible "
                              "API); --backend names the small model and is not used in its place")
-        super().__init__(backend)
+        super().__init__(backend, **labels)
 
 
 RAG_TEMPLATE = ("Use the numbered passages to answer. If they do not contain the answer, answer from "
@@ -89,11 +92,14 @@ class RagSystem:
 
     name, route = "rag", "rag"
 
-    def __init__(self, backend: Any = "llamacpp:embedded", index: Any = None, k: int = 5) -> None:
-        self.reasoner = ReasonerSystem(backend)
+    def __init__(self, backend: Any = "llamacpp:embedded", index: Any = None, k: int = 5, *,
+                 name: str | None = None, spec: str | None = None) -> None:
+        self.reasoner = ReasonerSystem(backend, spec=spec)
         self.model = self.reasoner.model
         self.spec = self.reasoner.spec
         self._index, self.k = index, k
+        if name:
+            self.name = name
 
     @property
     def index(self) -> Any:
@@ -125,14 +131,17 @@ class HybridSystem:
 
     name = "hybrid"
 
-    def __init__(self, backend: Any = None, large: Any = None, graph: Any = None) -> None:
+    def __init__(self, backend: Any = None, large: Any = None, graph: Any = None, *, name: str | None = None,
+                 spec: str | None = None) -> None:
         if graph is None:
             from agent.graph import build_graph
 
             graph = build_graph(reasoner=backend, knowledge=large)
         self.graph = graph
-        self.spec = backend if isinstance(backend, str) else "agent-config"
+        self.spec = spec or (backend if isinstance(backend, str) else "agent-config")
         self.model = "hybrid"
+        if name:
+            self.name = name
 
     def forced_route(self, item: Item) -> str | None:
         return None
@@ -144,9 +153,10 @@ class HybridSystem:
         route = self.forced_route(item)
         if route:
             state["forced_route"] = route
-        for _ in range(n):
+        for i in range(n):
             start = time.perf_counter()
-            final = await self.graph.ainvoke(dict(state))
+            seed = None if sampling.seed is None else sampling.seed + i  # a sample's seed, as backends do
+            final = await self.graph.ainvoke({**state, "options": {**state["options"], "seed": seed}})
             result = final["result"]
             usage = result.get("usage") or {}
             total = usage.get("total", {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -14,6 +15,10 @@ Messages = Sequence[dict[str, str]]
 
 class BackendError(RuntimeError):
     """A backend could not answer. The message says what went wrong and how to fix it."""
+
+
+class ContextLengthError(BackendError):
+    """The prompt is longer than the model's context: the caller's input, not a backend fault."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,10 @@ def resolve_sampling(defaults: Sampling, sampling: Sampling | None, overrides: d
         raise BackendError(f"n must be at least 1, got {params.n}")
     if params.max_tokens < 1:
         raise BackendError(f"max_tokens must be at least 1, got {params.max_tokens}")
+    if params.seed is not None:
+        if isinstance(params.seed, bool) or not isinstance(params.seed, numbers.Integral):
+            raise BackendError(f"seed must be an integer, got {params.seed!r}")
+        params = replace(params, seed=int(params.seed))
     return params
 
 

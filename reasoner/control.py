@@ -1,4 +1,4 @@
-"""Test-time control of any reasoner: a thinking budget with budget forcing, and a loop guard.
+"""Test-time control of any reasoner: a thinking budget with budget forcing, a loop guard, a calculator.
 
 Small reasoners often think forever: the trace falls into a repetition loop and no answer
 comes. :func:`controlled_stream` wraps ``backend.stream`` of any :class:`ChatBackend`:
@@ -13,6 +13,12 @@ comes. :func:`controlled_stream` wraps ``backend.stream`` of any :class:`ChatBac
 - **loop guard**: repeated n-grams over a sliding window stop the stream early; the question
   is sampled once more (another seed, a higher temperature), and if that loops too the model
   answers from what it reasoned before the loop.
+
+- **calculator** (``calculator="flag"|"inject"``): ``flag`` recomputes every calculation the
+  answer writes (``a op b = c``) and lists the wrong ones; ``inject`` puts the calculator in the
+  loop, like the GSM8K paper's calculator annotations: when the model writes ``17 * 23 =``,
+  generation stops, the exact value (`` 391``) is appended, and the model continues the
+  assistant message from there (backends with ``continues_final_message``; others are flagged).
 
 A streamed delta counts as one token (exact on llama.cpp and vLLM). The returned
 ``Completion.extra["control"]`` says what fired. :class:`Controlled` puts the same control
@@ -41,6 +47,7 @@ from reasoner.base import (
     iterate_in_thread,
     resolve_sampling,
 )
+from reasoner.calculator import format_number, pending
 from reasoner.parsing import THINK_TAGS, final_answer, split_thinking
 
 ANSWER_MARKER = re.compile(r"\\boxed\s*\{|final answer\s*(?:is|:)|the answer is|^####", re.I | re.M)
@@ -191,6 +198,104 @@ def force_answer(backend: ChatBackend, messages: list[dict[str, str]], partial: 
     return text.strip(), completion, "second_request"
 
 
+# -- the calculator in the loop -----------------------------------------------------------
+CALCULATOR_MODES = ("off", "flag", "inject")
+
+
+_NUMBER_GOES_ON = re.compile(r"^(?:[.,]?\d)+")
+
+
+def _drop_number_tail(held: str, final: bool) -> str | None:
+    """What to keep of the text held after an injected value: a model that goes on writing its own
+    number (``183`` + ``.33``, ``64746`` + ``0``) has those characters dropped. ``None`` while the
+    held text could still be such a continuation (digits, or a ``.``/``,`` that may precede them)."""
+    if not final and re.fullmatch(r"(?:[.,]?\d)*[.,]?", held):
+        return None
+    return _NUMBER_GOES_ON.sub("", held, count=1)
+
+
+def _cut_at_pending(text: str, delta: str) -> int | None:
+    """Length of the part of ``delta`` that ends in ``expression =`` (None when it does not)."""
+    for index, char in enumerate(delta):
+        if char == "=" and pending(text + delta[:index + 1]) is not None:
+            return index + 1
+    return None
+
+
+def calculator_stream(backend: ChatBackend, messages: Messages | str, sampling: Sampling | None = None,
+                      *, max_injections: int = 32, log: list[dict[str, str]] | None = None,
+                      **overrides: Any) -> Iterator[StreamChunk]:
+    """``backend.stream`` with the exact value injected after every ``expression =`` the model writes.
+
+    The stream stops at the ``=``, the value is streamed as a delta of its own, and the model
+    continues the assistant message (a trailing assistant message of ``messages`` is such a
+    prefix too). Digits the model writes right after an injected value (its own number going on)
+    are dropped. ``log`` receives one ``{"expression", "value"}`` per injection; the final
+    completion carries them in ``extra["calculator"]`` and counts the tokens of every request.
+    """
+    if not continues_final_message(backend):
+        raise BackendError(f"{backend.name} cannot continue an assistant message: the calculator cannot inject")
+    params = resolve_sampling(backend.defaults, sampling, overrides).with_(n=1)
+    msgs = as_messages(messages, getattr(backend, "system", None))
+    head = msgs.pop()["content"] if msgs[-1]["role"] == "assistant" else ""
+    log = [] if log is None else log
+    timer = Timer()
+    text, prompt_tokens, completion_tokens, requests = "", 0, 0, 0
+    finish, last = "length", None
+    while completion_tokens < params.max_tokens:
+        found = pending(head + text) if len(log) < max_injections else None
+        if found is not None:
+            value = format_number(found[1], 4)
+            piece = value if (head + text).endswith((" ", "\t")) else " " + value
+            log.append({"expression": found[0], "value": value})
+            text += piece
+            yield StreamChunk(piece)
+        request = [*msgs, {"role": "assistant", "content": head + text}] if head + text else msgs
+        requests += 1
+        pieces, cut, last = [], None, None
+        held = "" if found is not None else None  # after an injection: watch for the model's own digits
+        chunks = backend.stream(request, params.with_(max_tokens=params.max_tokens - completion_tokens))
+        with contextlib.closing(chunks):
+            for chunk in chunks:
+                last = chunk.completion or last
+                if not chunk.delta:
+                    continue
+                pieces.append(chunk.delta)
+                delta = chunk.delta
+                if held is not None:
+                    kept = _drop_number_tail(held + delta, final=False)
+                    if kept is None:
+                        held += delta
+                        continue
+                    delta, held = kept, None
+                cut = _cut_at_pending(head + text, delta) if len(log) < max_injections else None
+                delta = delta if cut is None else delta[:cut]
+                text += delta
+                if delta:
+                    yield StreamChunk(delta)
+                if cut is not None:
+                    break
+        rest = _drop_number_tail(held, final=True) if held else ""
+        if rest:  # the stream ended while watching: "." is kept, the model's digits are not
+            text += rest
+            yield StreamChunk(rest)
+        if last is not None:
+            prompt_tokens += last.prompt_tokens
+            completion_tokens += last.completion_tokens
+            finish = last.finish_reason
+        else:
+            prompt_tokens += _prompt_tokens(backend, request)
+            completion_tokens += len(pieces)
+        if cut is None:
+            break
+    result = Completion.from_text(text, finish_reason=finish, prompt_tokens=prompt_tokens,
+                                  completion_tokens=completion_tokens, latency_s=timer.elapsed,
+                                  backend=backend.name, model=backend.model)
+    result.extra = {**result.extra, "calculator": {"mode": "inject", "injections": list(log),
+                                                   "requests": requests}}
+    yield StreamChunk("", result)
+
+
 # -- the controlled stream ----------------------------------------------------------------
 @dataclass
 class Control:
@@ -202,16 +307,20 @@ class Control:
     answer_tokens: int = 32
     tags: bool | None = None
     guard: dict[str, Any] = field(default_factory=dict)  # LoopGuard overrides
+    calculator: str = "off"  # or "flag": wrong calculations listed; "inject": exact values put in the stream
+    max_injections: int = 32
 
     def __post_init__(self) -> None:
         if self.think_budget is not None and self.think_budget < 1:
             raise ValueError(f"think_budget must be at least 1 token, got {self.think_budget} (or None: no budget)")
         if self.on_loop not in ("resample", "answer"):
             raise ValueError(f"on_loop must be 'resample' or 'answer', got {self.on_loop!r}")
+        if self.calculator not in CALCULATOR_MODES:
+            raise ValueError(f"calculator must be one of {', '.join(CALCULATOR_MODES)}, got {self.calculator!r}")
 
     @property
     def active(self) -> bool:
-        return self.think_budget is not None or self.loop_guard
+        return self.think_budget is not None or self.loop_guard or self.calculator != "off"
 
 
 def _prompt_tokens(backend: Any, messages: list[dict[str, str]]) -> int:
@@ -231,6 +340,8 @@ def controlled_stream(backend: ChatBackend, messages: Messages | str, sampling: 
     ``extra["control"]`` records: ``loop_guard`` (it fired), ``resampled``, ``budget_forced``,
     ``forced`` (``"prefix"``/``"second_request"``/None), ``attempts``, ``reasoning_tokens`` and
     ``wasted_tokens`` (of an attempt dropped for looping). Token counts cover every request.
+    With a calculator, ``extra["calculator"]`` holds ``mode``, ``injections`` (expression and
+    injected value) and ``steps`` (every written calculation recomputed: :func:`reasoner.verify.check_steps`).
     """
     control = control or Control()
     params = resolve_sampling(backend.defaults, sampling, overrides).with_(n=1)
@@ -242,13 +353,17 @@ def controlled_stream(backend: ChatBackend, messages: Messages | str, sampling: 
     prompt_tokens = completion_tokens = 0
     budget_left = control.think_budget
     attempt_params = params
+    inject = control.calculator == "inject" and continues_final_message(backend)
+    injections: list[dict[str, str]] = []
     while True:
         report["attempts"] += 1
+        injections.clear()
         thinking = Thinking(tags=control.tags)
         guard = LoopGuard(**control.guard) if control.loop_guard else None
         pieces: list[str] = []
         stopped, finished = "", None
-        chunks = backend.stream(msgs, attempt_params)
+        chunks = (calculator_stream(backend, msgs, attempt_params, max_injections=control.max_injections,
+                                    log=injections) if inject else backend.stream(msgs, attempt_params))
         with contextlib.closing(chunks):
             for chunk in chunks:
                 finished = chunk.completion or finished
@@ -309,6 +424,14 @@ def controlled_stream(backend: ChatBackend, messages: Messages | str, sampling: 
     result.prompt_tokens, result.completion_tokens = prompt_tokens, completion_tokens
     result.latency_s = timer.elapsed
     result.extra = {**result.extra, "control": report}
+    if control.calculator != "off":
+        from reasoner.verify import check_steps
+
+        mode = "inject" if inject else "flag"
+        result.extra["calculator"] = {
+            "mode": mode, "injections": list(injections), "steps": [c.as_dict() for c in check_steps(result.text)],
+            **({} if mode == control.calculator else {"note": f"{backend.name} cannot continue an assistant "
+                                                               "message: calculations flagged, not injected"})}
     yield StreamChunk("", result)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from reasoner.base import (
     BackendError,
     Completion,
+    ContextLengthError,
     Messages,
     Sampling,
     StreamChunk,
@@ -25,10 +26,18 @@ from reasoner.base import (
 )
 from reasoner.presets import embedded_gguf, preset_for
 
+THREADS_ENV = "CORECOVER_LLAMACPP_THREADS"
+
 
 def default_threads() -> int:
-    """Half the CPUs, as llama.cpp itself defaults to: on a shared 2-core machine two threads
-    that wait on each other at every token decode 10-20x slower than one (measured here)."""
+    """``$CORECOVER_LLAMACPP_THREADS``, else half the CPUs, as llama.cpp itself defaults to: on a
+    shared 2-core machine two threads that wait on each other at every token decode 10-20x
+    slower than one (measured here). The in-process backend and ``reasoner serve`` both use it."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise BackendError(f"{THREADS_ENV} must be a whole number of threads >= 1, got {value!r}")
+        return int(value)
     return max(1, (os.cpu_count() or 2) // 2)
 
 
@@ -62,7 +71,14 @@ def _free_models() -> None:
 
 
 class LlamaCppBackend:
-    """A GGUF model run in this process. One generation at a time per model (a lock guards it)."""
+    """A GGUF model run in this process. One generation at a time per model (a lock guards it).
+
+    Every generation evaluates its whole prompt afresh (``Llama.reset()``): llama-cpp-python
+    would otherwise reuse the KV prefix left by the previous call, and a prefix computed token
+    by token gives slightly other logits than the same prompt evaluated as one batch, so an
+    output (greedy or seeded) would depend on what was asked before. The cost, measured by
+    ``bench/prefix_reuse.py``, is the shared prompt prefix evaluated again on each call.
+    """
 
     name = "llamacpp"
     continues_final_message = True  # a trailing assistant message is continued (budget forcing)
@@ -114,12 +130,13 @@ class LlamaCppBackend:
         tokens = self.prompt_tokens(messages)
         room = self.n_ctx - len(tokens)
         if room < 8:
-            raise BackendError(f"the prompt has {len(tokens)} tokens, more than the context of "
-                               f"{self.n_ctx} allows: shorten the question or raise n_ctx")
+            raise ContextLengthError(f"the prompt has {len(tokens)} tokens, more than the context of "
+                                     f"{self.n_ctx} allows: shorten the question or raise n_ctx")
         max_tokens = min(params.max_tokens, room)
         pieces: list[str] = []
         finish = "stop"
         with self._lock:
+            self.llm.reset()  # no KV prefix reuse: the same request gives the same tokens whatever ran before
             stream = self.llm.create_completion(
                 prompt=tokens, max_tokens=max_tokens, temperature=params.temperature,
                 top_p=params.top_p, top_k=max(params.top_k, 0), stop=list(params.stop) or None,
@@ -140,7 +157,10 @@ class LlamaCppBackend:
         if finish == "stop" and max_tokens < params.max_tokens and len(pieces) >= max_tokens:
             finish = "length"
         text = "".join(pieces)
-        completion_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
+        if finish == "length":  # llama-cpp-python stops after exactly max_tokens sampled tokens
+            completion_tokens = max_tokens
+        else:
+            completion_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
         yield StreamChunk("", Completion.from_text(
             text, finish_reason=finish, prompt_tokens=len(tokens), completion_tokens=completion_tokens,
             latency_s=timer.elapsed, backend=self.name, model=self.model))

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from reasoner.base import (
     BackendError,
     Completion,
+    ContextLengthError,
     Messages,
     Sampling,
     StreamChunk,
@@ -143,6 +144,8 @@ class OpenAIBackend:
         if isinstance(exc, openai.APIStatusError):
             body = exc.body if isinstance(exc.body, dict) else {}
             detail = " ".join(str(body.get("message") or exc.message).split())[:200]
+            if exc.status_code == 400 and "context" in detail.lower():   # vLLM, OpenAI, llama.cpp
+                return ContextLengthError(f"{url} answered HTTP 400: {detail}")
             hint = " (see the server's log)" if exc.status_code >= 500 else ""
             return BackendError(f"{url} answered HTTP {exc.status_code}: {detail}{hint}")
         if isinstance(exc, ValueError | KeyError | AttributeError | TypeError | openai.APIResponseValidationError):

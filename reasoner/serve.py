@@ -1,7 +1,8 @@
 """Start a real OpenAI-compatible server for the reasoner.
 
 ``vllm serve`` with the VibeThinker settings when vLLM is installed and a GPU is present;
-otherwise ``python -m llama_cpp.server`` on the embedded GGUF (or any given ``.gguf``).
+otherwise ``python -m llama_cpp.server`` on the embedded GGUF (or any given ``.gguf``), through
+:mod:`reasoner.llamacpp_server`, which evaluates every request's prompt afresh.
 :func:`running_server` is the reusable form (tests, benchmarks): it starts the server on a
 free loopback port, waits until ``GET /v1/models`` answers, yields the base URL and stops
 the server afterwards.
@@ -109,7 +110,8 @@ def _llamacpp_plan(model: str | None, host: str, port: int, api_key: str | None,
     if not path.is_file():
         raise BackendError(f"model file not found: {path} (give a .gguf path, or leave --model out "
                            "for the embedded model)")
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", path.stem,
+    # llama_cpp.server, resetting the KV state per request so answers do not depend on earlier ones
+    command = [sys.executable, "-m", "reasoner.llamacpp_server", "--model", str(path), "--model_alias", path.stem,
                "--verbose", "False",
                "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
                "--n_threads", str(n_threads or default_threads()),

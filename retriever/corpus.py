@@ -1,4 +1,4 @@
-"""Corpus loaders: the embedded Wikipedia summaries, user JSONL files and folders of .txt/.md files."""
+"""Corpora: the embedded Wikipedia summaries, JSONL files, and files and folders of .txt/.md/.pdf/.html."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import importlib.util
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -95,36 +95,82 @@ def load_jsonl(path: str | Path, text_field: str = "text", title_field: str = "t
     return passages
 
 
-def load_folder(path: str | Path, patterns: Iterable[str] = ("*.txt", "*.md")) -> list[Passage]:
-    """One passage per .txt/.md file under `path` (recursive); the title is the file's stem."""
-    root = Path(path)
-    files = sorted({f for pattern in patterns for f in root.rglob(pattern) if f.is_file()})
-    passages = []
-    for f in files:
-        text = f.read_text(encoding="utf-8", errors="replace").strip()
-        if text:
-            rel = f.relative_to(root).as_posix()
-            passages.append(Passage(id=rel, title=f.stem.replace("_", " "), text=text, source=str(f)))
-    return passages
+@dataclass
+class Loaded:
+    """What a walk over paths found: the documents, and each file skipped with its reason."""
+
+    passages: list[Passage] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (file, one-line reason)
+    ignored: int = 0   # files of types corecover does not read, met inside folders
+
+
+def _walk(path: Path) -> list[Path]:
+    return sorted(f for f in path.rglob("*") if f.is_file() and not any(
+        part.startswith(".") for part in f.relative_to(path).parts))
+
+
+def read_paths(paths: Iterable[str | Path], root: str | Path | None = None, **jsonl_fields: str) -> Loaded:
+    """Documents from files and folders (recursive): .txt, .md, .pdf, .html and .jsonl.
+
+    A file's id is its path relative to `root` when it lies under it, else relative to the folder
+    given, else its name; its source is its absolute path. Unreadable files (0 bytes, an encrypted
+    or corrupt PDF, HTML without text) are skipped and listed in `skipped`; other file types met
+    inside folders are counted in `ignored`; a named file of another type is an error.
+    """
+    from retriever.loaders import READERS, SUPPORTED, TABLES, Unreadable, read_document
+
+    base = Path(root).expanduser().resolve() if root else None
+    loaded = Loaded()
+    for given in paths:
+        if str(given) == "default":
+            loaded.passages.extend(load_embedded())
+            continue
+        path = Path(given).expanduser().resolve()
+        if path.is_dir():
+            files, folder = _walk(path), path
+        elif path.is_file():
+            if path.suffix.lower() not in (*SUPPORTED, ".json"):
+                raise RetrieverError(f"{given}: cannot read {path.suffix or 'extension-less'} files; "
+                                     f"corecover reads {', '.join(SUPPORTED)} and folders of them")
+            files, folder = [path], path.parent
+        else:
+            raise RetrieverError(f"{given} is not `default`, nor an existing file or folder")
+        for f in files:
+            suffix = f.suffix.lower()
+            if suffix in TABLES or (suffix == ".json" and f == path):
+                loaded.passages.extend(load_jsonl(f, **jsonl_fields))
+                continue
+            if suffix not in READERS:
+                loaded.ignored += 1
+                continue
+            try:
+                title, text = read_document(f)
+            except Unreadable as e:
+                loaded.skipped.append((str(f), str(e)))
+                continue
+            anchor = base if base and f.is_relative_to(base) else folder
+            loaded.passages.append(Passage(id=f.relative_to(anchor).as_posix(), title=title, text=text,
+                                           source=str(f)))
+    return loaded
+
+
+def load_folder(path: str | Path) -> list[Passage]:
+    """One passage per readable file under `path` (recursive); ids are paths relative to it."""
+    return read_paths([path]).passages
 
 
 def load_corpus(corpus: str | Path = "default", **jsonl_fields: str) -> list[Passage]:
-    """Passages from "default" (the embedded corpus), a .jsonl file or a folder of .txt/.md files."""
-    if str(corpus) == "default":
-        passages = load_embedded()
-    else:
-        path = Path(corpus).expanduser()
-        if path.is_dir():
-            passages = load_folder(path)
-        elif path.is_file() and path.suffix in {".jsonl", ".json"}:
-            passages = load_jsonl(path, **jsonl_fields)
-        elif path.is_file() and path.suffix in {".txt", ".md"}:
-            passages = load_folder(path.parent, patterns=(path.name,))
-        else:
-            raise RetrieverError(f"corpus {corpus!r} is not `default`, a .jsonl file or a folder of .txt/.md files")
-    if not passages:
-        raise RetrieverError(f"corpus {corpus!r} holds no text")
-    return passages
+    """Passages from "default" (the embedded corpus), a file (.jsonl, .txt, .md, .pdf, .html) or a folder."""
+    loaded = read_paths([corpus], **jsonl_fields)
+    if not loaded.passages:
+        raise RetrieverError(no_text_message(str(corpus), loaded))
+    return loaded.passages
+
+
+def no_text_message(what: str, loaded: Loaded) -> str:
+    skipped = "; ".join(f"{Path(f).name}: {why}" for f, why in loaded.skipped[:3])
+    more = f" (skipped {len(loaded.skipped)}: {skipped}{'; ...' if len(loaded.skipped) > 3 else ''})" if skipped else ""
+    return f"{what} holds no readable text{more}"
 
 
 def corpus_hash(passages: Iterable[Passage]) -> str:

@@ -25,10 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from retriever.bm25 import BM25
+from retriever.corpus import Passage
 from retriever.embedder import Embedder
 from retriever.errors import RetrieverError
 from retriever.fusion import reciprocal_rank_fusion
-from retriever.index import MODES, Fusion, Hit, Index
+from retriever.index import MODES, Fusion, Hit, Index, faiss_vectors
+from retriever.rerank import active_reranker, rerank_candidates
 
 DEFAULT_COLLECTION = "corecover"
 QUANTIZE_ABOVE = 100_000  # int8 vectors in RAM and originals on disk past this many passages
@@ -74,17 +76,6 @@ def bm25_rows(bm25: BM25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return csr.indptr, terms[csr.indices], csr.data.astype(np.float32)
 
 
-def index_vectors(dense) -> np.ndarray:
-    """Every vector of a FAISS index in row order (flat and HNSW directly, IVF through its direct map)."""
-    try:
-        return dense.reconstruct_n(0, dense.ntotal)
-    except RuntimeError:
-        import faiss
-
-        faiss.extract_index_ivf(dense).make_direct_map()
-        return dense.reconstruct_n(0, dense.ntotal)
-
-
 def connect(location: str, api_key: str | None = None, timeout: float = 5.0):
     """A qdrant-client for a URL, a local folder or ":memory:"."""
     try:
@@ -109,6 +100,7 @@ class QdrantIndex:
         self.manifest = manifest
         self.fusion = fusion or Fusion(**manifest.get("fusion", {}))
         self._embedder = embedder
+        self.rerank, self.reranker = False, None  # as on Index: the cross-encoder over hybrid candidates
         bm25 = manifest.get("bm25", {})
         self._tokenizer = BM25(None, bm25.get("stemmer"), bm25.get("stopwords", "en"))
 
@@ -190,7 +182,7 @@ class QdrantIndex:
                         type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if quantize else None,
                     metadata={"corecover": manifest})
         try:
-            vectors = index_vectors(index.dense)
+            vectors = faiss_vectors(index.dense)
             indptr, terms, values = bm25_rows(index.bm25)
             report = progress if callable(progress) else None
             bar = None
@@ -228,8 +220,9 @@ class QdrantIndex:
         return cls(client, location, collection, manifest, index.embedder)
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid",
-               query_vector: np.ndarray | None = None) -> list[Hit]:
-        """The `k` best passages for `query`, best first; `mode` hybrid, dense or bm25 (as `Index.search`)."""
+               query_vector: np.ndarray | None = None, rerank: bool | None = None) -> list[Hit]:
+        """The `k` best passages for `query`, best first; `mode` hybrid, dense or bm25, `rerank` (hybrid
+        only) as `Index.search`."""
         from qdrant_client import models
 
         if not isinstance(query, str) or not query.strip():
@@ -238,7 +231,8 @@ class QdrantIndex:
             raise RetrieverError(f"unknown search mode {mode!r}; choose hybrid, dense or bm25")
         if k < 1:
             raise RetrieverError(f"k must be at least 1, got {k}")
-        depth = max(k, self.fusion.depth) if mode == "hybrid" else k
+        reranker = active_reranker(self, rerank) if mode == "hybrid" else None
+        depth = max(k, self.fusion.depth, reranker.settings.depth if reranker else 0) if mode == "hybrid" else k
         params = None
         if is_url(self.location):  # local mode searches exactly and ignores these
             params = models.SearchParams(hnsw_ef=max(SEARCH_EF, depth), quantization=models.QuantizationSearchParams(
@@ -269,11 +263,14 @@ class QdrantIndex:
                                             self.fusion.weights, self.fusion.k)
         else:
             ranked = [(p.id, p.score) for p in lists[mode]]
+        notes: dict[int, dict] = {}
+        if reranker is not None:
+            ranked, notes = rerank_candidates(reranker, query, ranked, k, lambda i: Passage(**payloads[i]))
         hits = []
         for rank, (i, score) in enumerate(ranked[:k], 1):
             p = payloads[i]
             hits.append(Hit(id=p["id"], title=p["title"], text=p["text"], source=p["source"], score=float(score),
-                            rank=rank, scores=known[i]))
+                            rank=rank, scores={**known[i], **notes.get(i, {})}))
         return hits
 
     def _query_terms(self, query: str):

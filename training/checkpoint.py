@@ -10,9 +10,9 @@ EMBEDDED = "embedded"
 
 def cache_dir() -> Path:
     """corecover's user cache folder (``CORECOVER_CACHE`` overrides it)."""
-    import platformdirs
+    from reasoner.registry import user_cache
 
-    return Path(os.environ.get("CORECOVER_CACHE") or platformdirs.user_cache_dir("corecover"))
+    return user_cache()
 
 
 def embedded_hf_checkpoint(refresh: bool = False) -> Path:

@@ -112,7 +112,41 @@ class DistillStageConfig:
     train: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class GenerateStageConfig:
+    """Generated problems with worked solutions (see training.tasks), written as record files."""
+
+    output_dir: str = "runs/generate"
+    kinds: list[str] = field(default_factory=lambda: ["add", "sub", "mul", "fraction", "percent", "unit",
+                                                      "word1", "word2", "word3"])
+    sft: int = 2000  # records of each split
+    curriculum: int = 0
+    rl: int = 256
+    dev: int = 90
+    seed: int = 0
+    instructions: list[str] = field(default_factory=lambda: ["Put the final answer in \\boxed{}."])
+    systems: list[str | None] = field(default_factory=lambda: [None])  # system prompts drawn per record
+    exclude_heldout: bool = True  # never draw a question of eval's held-back arithmetic set
+    decontaminate: list[str] = field(default_factory=list)  # eval benchmark names, or name:path
+    ngram: int = 13
+
+
+@dataclass
+class ExportStageConfig:
+    """A Hugging Face checkpoint converted to GGUF by llama.cpp's own converter, checked, installed."""
+
+    model: str = ""  # the checkpoint (in a pipeline: the previous stage's output)
+    output: str | None = None  # the .gguf to write; default: the user-cache specialist (llamacpp:specialist)
+    outtype: str = "q8_0"  # f16, q8_0, bf16 or f32
+    output_dir: str = "runs/export"  # the round-trip report goes here
+    check_prompts: list[str] = field(default_factory=lambda: [
+        "What is 347 + 285?", "Convert 3 hours to minutes.", "Who wrote Hamlet?", "Tell me about the sea."])
+    max_logprob_diff: float = 1.0  # refuse to install when HF and GGUF log-probs differ more (top tokens)
+
+
 STAGES: dict[str, type] = {
+    "generate": GenerateStageConfig,
+    "export": ExportStageConfig,
     "sft": SFTStageConfig,
     "merge": MergeStageConfig,
     "mgpo": MGPOStageConfig,

@@ -72,16 +72,28 @@ class MGPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
+        group = self._group_size()
+        accuracy = group_accuracy(self._success, group)
+        self._log_groups(accuracy)
         if self.mgpo_lambda == 0:
             return output
-        group = self._group_size()
-        weights = mgpo_weights(group_accuracy(self._success, group), self.mgpo_lambda)
+        weights = mgpo_weights(accuracy, self.mgpo_lambda)
         per_sample = weights.repeat_interleave(group).to(output["advantages"].device)
         start = self.accelerator.process_index * len(inputs)
         output["advantages"] = output["advantages"] * per_sample[start:start + len(inputs)]
         mode = "train" if self.model.training else "eval"
         self._metrics[mode]["mgpo/weight_mean"].append(weights.mean().item())
         return output
+
+    def _log_groups(self, accuracy: torch.Tensor) -> None:
+        """Append each training group's accuracy p(q) and entropy weight w(q) = exp(-KL(p ‖ 0.5)) (λ = 1,
+        whether or not it is applied) to ``groups.jsonl`` in the output folder."""
+        if not self.model.training or not self.accelerator.is_main_process:
+            return
+        record = {"step": self.state.global_step, "p": [round(p, 4) for p in accuracy.tolist()],
+                  "w": [round(w, 4) for w in mgpo_weights(accuracy, 1.0).tolist()], "lambda": self.mgpo_lambda}
+        with open(Path(self.args.output_dir) / "groups.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
 
 
 def start_accuracy(model: Any, tokenizer: Any, records: list[Record], rollouts: int,

@@ -110,13 +110,15 @@ def write_records(records: Iterable[Record], path: str | Path) -> Path:
 
 
 def sft_dataset(records: list[Record]):
-    """A ``datasets.Dataset`` of ``messages`` for TRL's SFTTrainer (records need a response)."""
+    """A conversational prompt-completion ``datasets.Dataset`` for TRL's SFTTrainer: the loss falls on
+    the last assistant turn only (TRL's ``completion_only_loss``). Records need a response."""
     from datasets import Dataset
 
     missing = [r.id for r in records if r.response is None]
     if missing:
         raise ValueError(f"{len(missing)} records have no assistant turn to learn (e.g. {missing[0]!r})")
-    return Dataset.from_list([{"messages": r.messages} for r in records])
+    return Dataset.from_list([{"prompt": r.prompt, "completion": [{"role": "assistant", "content": r.response}]}
+                              for r in records])
 
 
 def rl_dataset(records: list[Record]):

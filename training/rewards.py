@@ -1,5 +1,6 @@
 """Verifiable rewards per domain, scored by eval's own scorer so training optimises what eval measures:
-math by math-verify, code in eval's sandbox (HumanEval-style ``check(entry_point)`` wrapping), STEM by
+math by a stated final answer (eval's strict extraction: boxed or "the answer is", never a stray number)
+and math-verify, code in the bubblewrap sandbox (HumanEval-style ``check(entry_point)`` wrapping), STEM by
 option matching, instruction following by eval's IFEval checks.
 
 :func:`score` checks one answer against a reward spec (see :mod:`training.records`);

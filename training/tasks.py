@@ -1,35 +1,309 @@
-"""Small generated verifiable problems (arithmetic with exact answers) for the tiny training run
-and the smoke tests: at the boundary of what SmolLM2-135M can do."""
+"""Generated verifiable problems with exact answers and worked solutions, drawn by code from a seed.
+
+    >>> from training.tasks import generate
+    >>> p = generate("add", 1, seed=0)[0]
+    >>> p.question, p.answer          # doctest: +SKIP
+    ('What is 347 + 285?', '632')
+
+Kinds: multi-digit ``add``/``sub``/``mul`` (column method, one digit at a time), ``fraction``,
+``percent``, ``unit`` conversions, GSM8K-style word problems of 1–3 steps (``word1``, ``word2``,
+``word3``; see :mod:`training.word_problems`), and the tiny run's ``add1``/``add2``/``mul1``.
+Every worked solution ends with ``\\boxed{answer}``, so a model trained on them states its answer.
+:func:`generate` is the simple API other code may reuse; :func:`problem_records` turns problems into
+training records (:mod:`training.records`).
+"""
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from training.records import Record
 
 INSTRUCTION = "Put the final answer in \\boxed{}."
-KINDS = {
-    "add1": ("+", 1),
-    "add2": ("+", 2),
-    "mul1": ("*", 1),
+# instructions a training question may carry (never eval's exact suffix: decontamination would drop it)
+INSTRUCTIONS = ("", INSTRUCTION, "Solve it step by step and put the final answer in \\boxed{}.",
+                "Give the final answer in \\boxed{}.")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A question, its exact answer (a string math-verify reads) and a worked solution."""
+
+    question: str
+    answer: str
+    solution: str
+    kind: str
+
+
+def boxed(answer: object) -> str:
+    return f"The answer is \\boxed{{{answer}}}."
+
+
+# -- column arithmetic ---------------------------------------------------------------------
+def _digits(n: int) -> list[int]:
+    """Digits of ``n``, ones first."""
+    return [int(c) for c in reversed(str(n))]
+
+
+PLACES = ("ones", "tens", "hundreds", "thousands", "ten-thousands")
+
+
+def column_add(a: int, b: int) -> str:
+    """``a + b`` one column at a time, the partial result growing to the left."""
+    da, db = _digits(a), _digits(b)
+    carry, written, steps = 0, "", []
+    for i in range(max(len(da), len(db))):
+        x, y = (da[i] if i < len(da) else 0), (db[i] if i < len(db) else 0)
+        total = x + y + carry
+        terms = f"{x} + {y}" + (f" + {carry}" if carry else "")
+        carry, digit = divmod(total, 10)
+        written = f"{digit}{written}"
+        steps.append(f"{PLACES[i]}: {terms} = {total} -> {written}" + (", carry 1" if carry else ""))
+    if carry:
+        written = f"{carry}{written}"
+        steps.append(f"carry 1 -> {written}")
+    return "; ".join(steps) + "."
+
+
+def column_sub(a: int, b: int) -> str:
+    """``a - b`` (``a >= b``) one column at a time, borrowing where needed."""
+    da, db = _digits(a), _digits(b)
+    borrow, written, steps = 0, "", []
+    for i in range(len(da)):
+        x, y = da[i] - borrow, (db[i] if i < len(db) else 0)
+        top = f"{da[i]} - 1" if borrow else f"{da[i]}"
+        if x < y:
+            steps.append(f"{PLACES[i]}: {top} < {y}, borrow: {x + 10} - {y} = {x + 10 - y} -> "
+                         f"{x + 10 - y}{written}")
+            written, borrow = f"{x + 10 - y}{written}", 1
+        else:
+            written, borrow = f"{x - y}{written}", 0
+            steps.append(f"{PLACES[i]}: {top} - {y} = {x - y} -> {written}")
+    result = str(int(written))
+    tail = f" = {result}" if result != written else ""
+    return "; ".join(steps) + tail + "."
+
+
+def column_mul(a: int, b: int) -> str:
+    """``a * b`` for a one-digit ``b``, one digit of ``a`` at a time."""
+    carry, written, steps = 0, "", []
+    for i, x in enumerate(_digits(a)):
+        total = x * b + carry
+        terms = f"{x} * {b}" + (f" + {carry}" if carry else "")
+        carry, digit = divmod(total, 10)
+        written = f"{digit}{written}"
+        steps.append(f"{PLACES[i]}: {terms} = {total} -> {written}" + (f", carry {carry}" if carry else ""))
+    if carry:
+        written = f"{carry}{written}"
+        steps.append(f"carry {carry} -> {written}")
+    return "; ".join(steps) + "."
+
+
+def _number(rng: random.Random, low_digits: int, high_digits: int) -> int:
+    digits = rng.randint(low_digits, high_digits)
+    return rng.randint(10 ** (digits - 1), 10 ** digits - 1)
+
+
+ASK = ("What is {a} {op} {b}?", "Calculate {a} {op} {b}.", "Compute {a} {op} {b}.", "Find {a} {op} {b}.")
+
+
+def add(rng: random.Random) -> Problem:
+    a, b = _number(rng, 2, 4), _number(rng, 2, 3)
+    q = rng.choice(ASK).format(a=a, op=rng.choice(("+", "plus")), b=b)
+    return Problem(q, str(a + b), f"{a} + {b}, column by column: {column_add(a, b)} {boxed(a + b)}", "add")
+
+
+def sub(rng: random.Random) -> Problem:
+    a = _number(rng, 2, 4)
+    b = rng.randint(1, a - 1)
+    q = rng.choice(ASK).format(a=a, op=rng.choice(("-", "minus")), b=b)
+    return Problem(q, str(a - b), f"{a} - {b}, column by column: {column_sub(a, b)} {boxed(a - b)}", "sub")
+
+
+def mul(rng: random.Random) -> Problem:
+    a, b = _number(rng, 2, 3), rng.randint(2, 9)
+    if rng.random() < 0.5:
+        a, b = b, a
+        q = rng.choice(ASK).format(a=a, op=rng.choice(("*", "times", "×")), b=b)
+        a, b = b, a
+    else:
+        q = rng.choice(ASK).format(a=a, op=rng.choice(("*", "times", "×")), b=b)
+    return Problem(q, str(a * b), f"{a} * {b}, digit by digit: {column_mul(a, b)} {boxed(a * b)}", "mul")
+
+
+# -- fractions, percentages, units -----------------------------------------------------------
+def _frac(num: int, den: int) -> str:
+    return str(num) if den == 1 else f"{num}/{den}"
+
+
+def fraction(rng: random.Random) -> Problem:
+    form = rng.randrange(3)
+    if form == 0:  # a fraction of a whole number
+        den = rng.randint(2, 9)
+        num = rng.randint(1, den - 1)
+        part = rng.randint(2, 12)
+        whole = den * part
+        q = rng.choice(("What is {n}/{d} of {w}?", "Find {n}/{d} of {w}.", "How much is {n}/{d} of {w}?"))
+        q = q.format(n=num, d=den, w=whole)
+        steps = f"{whole} / {den} = {part}." + (f" {part} * {num} = {part * num}." if num > 1 else "")
+        return Problem(q, str(part * num), f"{steps} {boxed(part * num)}", "fraction")
+    den = rng.randint(2, 9) if form == 1 else rng.choice((2, 3, 4, 5, 6))
+    den2 = den if form == 1 else rng.choice([d for d in (2, 3, 4, 5, 6) if d != den])
+    a, b = rng.randint(1, den - 1), rng.randint(1, den2 - 1)
+    q = rng.choice(("What is {a}/{d} + {b}/{e}?", "Add {a}/{d} and {b}/{e}.", "Compute {a}/{d} + {b}/{e}."))
+    q = q.format(a=a, d=den, b=b, e=den2)
+    common = den * den2 // math.gcd(den, den2)
+    x, y = a * common // den, b * common // den2
+    steps = "" if form == 1 else (f"The common denominator is {common}: {a}/{den} = {x}/{common} and "
+                                  f"{b}/{den2} = {y}/{common}. ")
+    total = x + y
+    steps += f"{x}/{common} + {y}/{common} = {total}/{common}."
+    g = math.gcd(total, common)
+    if g > 1:
+        steps += f" Divide top and bottom by {g}: {_frac(total // g, common // g)}."
+    answer = _frac(total // g, common // g)
+    return Problem(q, answer, f"{steps} {boxed(answer)}", "fraction")
+
+
+def percent(rng: random.Random) -> Problem:
+    form = rng.randrange(3)
+    if form < 2:
+        pct = rng.choice((10, 20, 30, 40, 50, 60, 70, 80, 90, 25, 75))
+        whole = 20 * rng.randint(1, 25) if pct in (25, 75) else 10 * rng.randint(1, 40)
+    else:
+        pct = rng.choice((10, 20, 25, 30, 40, 50))
+        whole = 20 * rng.randint(1, 25)
+    if pct in (25, 75):
+        quarter = whole // 4
+        steps = f"25% is one quarter: {whole} / 4 = {quarter}."
+        part = quarter * pct // 25
+        if pct == 75:
+            steps += f" 75% is three quarters: {quarter} * 3 = {part}."
+    else:
+        tenth = whole // 10
+        part = tenth * pct // 10
+        steps = f"10% of {whole} is {whole} / 10 = {tenth}."
+        if pct != 10:
+            steps += f" {pct}% is {pct // 10} * {tenth} = {part}."
+    if form < 2:
+        q = rng.choice(("What is {p}% of {w}?", "Find {p}% of {w}.", "How much is {p} percent of {w}?"))
+        return Problem(q.format(p=pct, w=whole), str(part), f"{steps} {boxed(part)}", "percent")
+    item = rng.choice(("jacket", "bike", "lamp", "game", "chair", "backpack"))
+    q = f"A {item} costs ${whole}. It is on sale for {pct}% off. What is the sale price in dollars?"
+    steps += f" The sale price is {whole} - {part} = {whole - part}."
+    return Problem(q, str(whole - part), f"{steps} {boxed(whole - part)}", "percent")
+
+
+UNITS = [  # (one big unit, big units, small units, small units per big unit)
+    ("kilometer", "kilometers", "meters", 1000), ("meter", "meters", "centimeters", 100),
+    ("kilogram", "kilograms", "grams", 1000), ("liter", "liters", "milliliters", 1000),
+    ("hour", "hours", "minutes", 60), ("minute", "minutes", "seconds", 60), ("day", "days", "hours", 24),
+    ("week", "weeks", "days", 7), ("foot", "feet", "inches", 12), ("yard", "yards", "feet", 3),
+    ("dollar", "dollars", "cents", 100), ("dozen", "dozen", "eggs", 12),
+]
+
+
+def unit(rng: random.Random) -> Problem:
+    one, big, small, factor = rng.choice(UNITS)
+    count = rng.randint(2, 40)
+    rule = f"1 {one} = {factor} {small}"
+    if rng.random() < 0.5:
+        q = rng.choice(("How many {s} are in {c} {b}?", "Convert {c} {b} to {s}.")).format(s=small, c=count, b=big)
+        steps = f"{rule}, so {count} {big} = {count} * {factor} = {count * factor} {small}."
+        return Problem(q, str(count * factor), f"{steps} {boxed(count * factor)}", "unit")
+    q = rng.choice(("How many {b} is {n} {s}?", "Convert {n} {s} to {b}.")).format(b=big, n=count * factor, s=small)
+    steps = f"{rule}, so {count * factor} {small} = {count * factor} / {factor} = {count} {big}."
+    return Problem(q, str(count), f"{steps} {boxed(count)}", "unit")
+
+
+# -- the tiny run's kinds (answers only, no steps) ---------------------------------------------
+def _tiny(op: str, digits: int) -> Callable[[random.Random], Problem]:
+    def make(rng: random.Random) -> Problem:
+        low, high = (0, 9) if digits == 1 else (10, 99)
+        a, b = rng.randint(low, high), rng.randint(low, high)
+        value = a + b if op == "+" else a * b
+        word = "plus" if op == "+" else "times"
+        return Problem(f"What is {a} {word} {b}?", str(value), f"{a} {op} {b} = \\boxed{{{value}}}",
+                       f"{'add' if op == '+' else 'mul'}{digits}")
+    return make
+
+
+def _word(steps: int) -> Callable[[random.Random], Problem]:
+    def make(rng: random.Random) -> Problem:
+        from training.word_problems import word_problem
+
+        return word_problem(rng, steps)
+    return make
+
+
+GENERATORS: dict[str, Callable[[random.Random], Problem]] = {
+    "add": add, "sub": sub, "mul": mul, "fraction": fraction, "percent": percent, "unit": unit,
+    "word1": _word(1), "word2": _word(2), "word3": _word(3),
+    "add1": _tiny("+", 1), "add2": _tiny("+", 2), "mul1": _tiny("*", 1),
 }
+SPECIALIST_KINDS = ("add", "sub", "mul", "fraction", "percent", "unit", "word1", "word2", "word3")
+KINDS = {"add1": ("+", 1), "add2": ("+", 2), "mul1": ("*", 1)}  # the tiny run's kinds
+
+
+def generate(kind: str, n: int, seed: int = 0, exclude: Iterable[str] = ()) -> list[Problem]:
+    """``n`` distinct problems of ``kind`` drawn from ``seed``; none whose question is in ``exclude``."""
+    if kind not in GENERATORS:
+        raise ValueError(f"unknown problem kind {kind!r}: use one of {', '.join(GENERATORS)}")
+    rng = random.Random(f"{kind}-{seed}")
+    seen, out = set(exclude), []
+    for _ in range(100 * n + 100):
+        if len(out) == n:
+            break
+        problem = GENERATORS[kind](rng)
+        if problem.question not in seen:
+            seen.add(problem.question)
+            out.append(problem)
+    else:
+        raise ValueError(f"cannot draw {n} distinct problems of kind {kind!r}")
+    return out
+
+
+def mixture(kinds: Sequence[str], n: int, seed: int = 0, exclude: Iterable[str] = ()) -> list[Problem]:
+    """``n`` problems cycling through ``kinds`` (as even a split as ``n`` allows)."""
+    per_kind = [n // len(kinds) + (i < n % len(kinds)) for i in range(len(kinds))]
+    by_kind = [generate(k, c, seed, exclude) for k, c in zip(kinds, per_kind, strict=True)]
+    return [p for row in zip(*(b + [None] * (max(per_kind) - len(b)) for b in by_kind), strict=True)
+            for p in row if p is not None]
+
+
+def to_record(problem: Problem, index: int = 0, instruction: str = INSTRUCTION,
+              system: str | None = None) -> Record:
+    """A training record: the question (plus ``instruction``) answered by the worked solution."""
+    question = f"{problem.question} {instruction}".strip()
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": question}, {"role": "assistant", "content": problem.solution}]
+    return Record(messages=messages, reward={"kind": "math", "answer": problem.answer}, domain="math",
+                  id=f"{problem.kind}-{index}", meta={"kind": problem.kind, "question": problem.question})
+
+
+def problem_records(kinds: Sequence[str], n: int, seed: int = 0, exclude: Iterable[str] = (),
+                    instructions: Sequence[str] = (INSTRUCTION,),
+                    systems: Sequence[str | None] = (None,)) -> list[Record]:
+    """``n`` records over ``kinds``; each draws its instruction and system prompt from the lists."""
+    rng = random.Random(f"records-{seed}")
+    return [to_record(p, i, rng.choice(instructions), rng.choice(systems))
+            for i, p in enumerate(mixture(kinds, n, seed, exclude))]
 
 
 def arithmetic_problem(kind: str, rng: random.Random) -> tuple[str, int, str]:
-    """``(question, answer, worked answer)`` of one problem of ``kind`` (see :data:`KINDS`)."""
+    """``(question with instruction, answer, worked answer)`` of one problem of a tiny-run kind."""
     if kind not in KINDS:
         raise ValueError(f"unknown problem kind {kind!r}: use one of {', '.join(KINDS)}")
-    op, digits = KINDS[kind]
-    low, high = (0, 9) if digits == 1 else (10, 99)
-    a, b = rng.randint(low, high), rng.randint(low, high)
-    value = a + b if op == "+" else a * b
-    word = "plus" if op == "+" else "times"
-    return f"What is {a} {word} {b}? {INSTRUCTION}", value, f"{a} {op} {b} = \\boxed{{{value}}}"
+    p = GENERATORS[kind](rng)
+    return f"{p.question} {INSTRUCTION}", int(p.answer), p.solution
 
 
 def arithmetic_records(count: int, kinds: tuple[str, ...] = tuple(KINDS), seed: int = 0,
                        exclude: set[str] | None = None) -> list[Record]:
-    """``count`` distinct problems cycling through ``kinds``, none of whose questions is in ``exclude``."""
+    """``count`` distinct tiny-run problems cycling through ``kinds``, none of whose questions is in ``exclude``."""
     rng = random.Random(seed)
     seen = set(exclude or ())
     records: list[Record] = []
@@ -48,3 +322,19 @@ def arithmetic_records(count: int, kinds: tuple[str, ...] = tuple(KINDS), seed: 
             reward={"kind": "math", "answer": str(value)}, domain="math", id=f"{kind}-{len(records)}",
             meta={"kind": kind}))
     return records
+
+
+HELDOUT_SEED = 1_000_003  # the held-back evaluation set's seed (eval/data/arithmetic_heldout.jsonl)
+
+
+def heldout_rows(per_kind: int = 40) -> list[dict[str, str]]:
+    """eval's held-back set: ``per_kind`` problems of every specialist kind, kinds interleaved."""
+    return [{"id": f"arith-{i}", "prompt": p.question, "gold": p.answer, "kind": p.kind}
+            for i, p in enumerate(mixture(SPECIALIST_KINDS, per_kind * len(SPECIALIST_KINDS), HELDOUT_SEED))]
+
+
+if __name__ == "__main__":  # python -m training.tasks > eval/data/arithmetic_heldout.jsonl
+    import json
+
+    for row in heldout_rows():
+        print(json.dumps(row))

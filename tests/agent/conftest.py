@@ -25,3 +25,12 @@ def settings(tmp_path):
 
     return Settings(checkpoint_db=tmp_path / "threads.sqlite", reasoner_max_tokens=48,
                     reasoner_temperature=0.0)
+
+
+@pytest.fixture
+def facts():
+    """Two passages with a life range each, as the corpus summaries write them."""
+    return [{"n": 1, "title": "Isaac Newton", "text": "Sir Isaac Newton (25 December 1642 – 20 March 1727) was an "
+             "English mathematician and physicist."},
+            {"n": 2, "title": "Albert Einstein", "text": "Albert Einstein (14 March 1879 – 18 April 1955) was a "
+             "German-born theoretical physicist."}]

@@ -52,3 +52,12 @@ def test_cost_and_ks():
     assert cost_usd("gpt-x-2025", 1_000_000, 500_000, prices) == pytest.approx(6.0)
     assert cost_usd("local", 1000, 1000, prices) == 0.0
     assert default_ks(8) == [1, 2, 4, 8] and default_ks(6) == [1, 2, 4, 6] and default_ks(1) == [1]
+
+
+def test_truncated_and_unanswered_samples_are_counted():
+    records = [rec("a", 0, None, False, truncated=True), rec("a", 1, "7", True, truncated=True),
+               rec("b", 0, None, False), rec("b", 1, "3", False, extra={"truncated": True})]
+    out = summarize(records, [1, 2])
+    s = out["summary"]
+    assert (s["truncated"], s["unanswered"], s["truncated_unanswered"]) == (3, 2, 1)
+    assert [i["truncated"] for i in out["items"]] == [2, 1]

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from eval.benchmarks import load_benchmark
 from eval.cli import app
 from eval.runner import RunError, read_samples, run
+from eval.scoring import SCORER
 from eval.systems import ReasonerSystem
 from reasoner.base import Sampling
 
@@ -99,3 +100,48 @@ def test_cli_run_and_list(fixtures, tmp_path):
     assert results["summary"]["items"] == 2 and results["summary"]["cost_usd"] > 0
     bad = runner.invoke(app, ["run", "--benchmark", "imo_answerbench", "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "--path" in bad.output
+
+
+def test_results_state_the_rule_count_truncation_and_agree_at_n1(fixtures, reasoner_system, tmp_path):
+    bench = load_benchmark("aime25", fixtures / "verl_math.jsonl")
+    results = asyncio.run(run(bench, reasoner_system, tmp_path, n=1, sampling=FAST.with_(max_tokens=4)))
+    s = results["summary"]
+    assert "boxed" in results["extraction"]["math"] and "never counts" in results["extraction"]["math"]
+    assert results["scorer"] == SCORER and "sandbox" not in results
+    assert s["pass@k"]["1"] == s["cons@k"]["1"] == s["accuracy"]
+    records = read_samples(tmp_path / "aime25__reasoner" / "samples.jsonl")
+    assert s["truncated"] == sum(r["truncated"] for r in records) > 0  # 4 tokens cannot finish an answer
+    assert s["unanswered"] == sum(r["extracted"] is None for r in records)
+    assert all(r["correct"] <= (r["extracted"] is not None) for r in records)
+
+
+def test_samples_scored_under_old_rules_are_rescored(fixtures, reasoner_system, tmp_path):
+    bench = load_benchmark("aime25", fixtures / "verl_math.jsonl")
+    folder = tmp_path / "aime25__reasoner"
+    asyncio.run(run(bench, reasoner_system, tmp_path, n=1, sampling=FAST))
+    records = read_samples(folder / "samples.jsonl")
+    for r in records:  # as the old scorer wrote them: a bare last number that matched the gold was correct
+        r.update(text="Step 1. 12 * 17 = 204. Step 2", correct=True, score=1.0, extracted=None, truncated=True)
+        del r["scorer"]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    system = CountingSystem(reasoner_system)
+    results = asyncio.run(run(bench, system, tmp_path, n=1, sampling=FAST))
+    assert system.calls == [] and results["rescored"] == 2
+    assert results["summary"]["accuracy"] == 0.0 == results["summary"]["pass@k"]["1"] == results["summary"]["cons@k"]["1"]
+    assert all(r["scorer"] == SCORER and not r["correct"] for r in read_samples(folder / "samples.jsonl"))
+
+
+def test_code_runs_refuse_without_kernel_isolation_unless_unsafe(fixtures, tmp_path, monkeypatch):
+    import reasoner.sandbox
+
+    monkeypatch.setattr(reasoner.sandbox, "kernel_isolation", lambda: "bubblewrap (bwrap) is not installed")
+    args = ["run", "--benchmark", "humaneval", "--path", str(fixtures / "humaneval.jsonl"), "--limit", "1",
+            "--max-tokens", "8", "--out", str(tmp_path)]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1 and "--unsafe-sandbox" in refused.output and not (tmp_path / "humaneval__reasoner").exists()
+    allowed = CliRunner().invoke(app, [*args, "--unsafe-sandbox"])
+    assert allowed.exit_code == 0, allowed.output
+    results = json.loads((tmp_path / "humaneval__reasoner" / "results.json").read_text())
+    assert results["sandbox"]["isolation"] == "guards" and results["sandbox"]["unsafe_allowed"] is True
+    assert all(r["details"]["isolation"] == "guards"
+               for r in read_samples(tmp_path / "humaneval__reasoner" / "samples.jsonl"))

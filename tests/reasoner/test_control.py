@@ -7,6 +7,8 @@ import asyncio
 import pytest
 
 from reasoner.control import (
+    FORCE_SUFFIX,
+    LOOP_NOTICE,
     Control,
     LoopGuard,
     Thinking,
@@ -16,6 +18,7 @@ from reasoner.control import (
     units,
     wrap,
 )
+from reasoner.parsing import final_answer
 
 SYSTEM = "You are a careful problem solver. Think step by step, then give the final answer as \\boxed{ANSWER}."
 WORD_PROBLEM = ("Betty is saving money for a new wallet which costs $100. Betty has only half of the money she "
@@ -62,41 +65,66 @@ def test_thinking_tracker_tags_and_markers() -> None:
     assert close_boxed("42\nmore") == "42}"
 
 
+# A prompt whose assistant turn is already mid-sentence in its reasoning: no build writes an
+# answer marker within a few tokens of it, so a small thinking budget always runs out.
+MID_REASONING = [*messages(WORD_PROBLEM),
+                 {"role": "assistant", "content": "Betty has half of $100, which is $50. Her parents give her "
+                                                  "$15, and her grandparents give her twice as much, which is"}]
+# A prompt whose assistant turn is already a loop: the continuation loops on every build.
+LOOPING = [{"role": "system", "content": "You are a helpful assistant."},
+           {"role": "user", "content": "Write the sequence 1, 2, 1, 2, 1, 2, ... and continue it for a long time."},
+           {"role": "assistant", "content": "1, 2, " * 40}]
+
+
+def assert_forced_answer(completion) -> None:
+    """A forced answer: ``Final answer: \\boxed{...}`` closed, at the end of the text, parsed."""
+    assert completion.answer.startswith(FORCE_SUFFIX) and completion.answer.endswith("}")
+    assert completion.text.endswith(completion.answer)
+    assert completion.final_answer == final_answer(completion.answer)
+
+
 def test_budget_forcing_gives_an_answer_within_budget(embedded_backend) -> None:
-    budget, answer_tokens = 24, 16
-    completion = controlled_generate(embedded_backend, messages(WORD_PROBLEM),
+    budget, answer_tokens = 8, 16
+    completion = controlled_generate(embedded_backend, MID_REASONING,
                                      control=Control(think_budget=budget, answer_tokens=answer_tokens),
                                      temperature=0.0, max_tokens=256)
     report = completion.extra["control"]
     assert report["budget_forced"] and report["forced"] == "prefix"
     assert report["reasoning_tokens"] <= budget
-    assert completion.final_answer, completion.text
     assert completion.completion_tokens <= budget + answer_tokens
-    assert completion.text.endswith(completion.answer) and "\\boxed{" in completion.answer
-    assert completion.finish_reason == "budget" and completion.reasoning
+    assert_forced_answer(completion)
+    assert completion.finish_reason == "budget" and completion.reasoning and completion.truncated
 
 
 def test_budget_left_alone_when_the_model_answers_in_time(embedded_backend) -> None:
     controlled = wrap(embedded_backend, think_budget=200)
     completion = controlled.generate(messages("What is 2 + 3?"), temperature=0.0, max_tokens=64)[0]
     report = completion.extra["control"]
-    assert not report["budget_forced"] and completion.finish_reason != "budget" and not report["loop_guard"]
-    assert report["reasoning_tokens"] <= 64 and report["attempts"] == 1
-    if report["forced"]:  # only when max_tokens cut the answer off before a final answer
+    assert not report["budget_forced"] and completion.finish_reason != "budget"  # 64 tokens < the budget
+    assert report["reasoning_tokens"] <= 64 and report["attempts"] == 1 + report["resampled"]
+    if report["forced"]:  # only when max_tokens (or a loop) cut the answer off before a final answer
         assert completion.truncated and completion.final_answer is not None
 
 
 def test_loop_guard_stops_a_looping_stream(embedded_backend) -> None:
-    prompt = [{"role": "system", "content": "You are a helpful assistant."},
-              {"role": "user", "content": "Write the sequence 1, 2, 1, 2, 1, 2, ... and continue it for a long time."}]
-    plain = embedded_backend.generate(prompt, temperature=0.0, max_tokens=160)[0]
-    assert repetition(units(plain.text), 6) > 0.5  # the model really loops here
-    completion = controlled_generate(embedded_backend, prompt, control=Control(on_loop="answer"),
+    plain = embedded_backend.generate(LOOPING, temperature=0.0, max_tokens=160)[0]
+    assert repetition(units(plain.text), 6) > 0.5, plain.text  # the continuation of a loop loops
+    completion = controlled_generate(embedded_backend, LOOPING, control=Control(on_loop="answer"),
                                      temperature=0.0, max_tokens=160)
     report = completion.extra["control"]
     assert report["loop_guard"] and not report["resampled"] and report["attempts"] == 1
     assert completion.completion_tokens < plain.completion_tokens
     assert completion.text.count("1, 2, 1, 2, 1, 2") < plain.text.count("1, 2, 1, 2, 1, 2")
+    assert completion.truncated and completion.finish_reason == "loop"
+
+
+def test_loop_guard_resamples_once_then_answers(embedded_backend) -> None:
+    completion = controlled_generate(embedded_backend, LOOPING, control=Control(on_loop="resample"),
+                                     temperature=0.0, max_tokens=160, seed=3)
+    report = completion.extra["control"]
+    assert report["loop_guard"] and report["attempts"] in (1, 2)
+    if report["resampled"]:
+        assert report["wasted_tokens"] > 0 and LOOP_NOTICE not in completion.text
 
 
 def test_async_stream_of_a_wrapped_backend(embedded_backend) -> None:
@@ -104,14 +132,15 @@ def test_async_stream_of_a_wrapped_backend(embedded_backend) -> None:
 
     async def collect() -> tuple[str, object]:
         deltas, last = [], None
-        async for chunk in controlled.astream(messages(WORD_PROBLEM), temperature=0.0, max_tokens=64):
+        async for chunk in controlled.astream(MID_REASONING, temperature=0.0, max_tokens=64):
             deltas.append(chunk.delta)
             last = chunk.completion or last
         return "".join(deltas), last
 
     text, completion = asyncio.run(collect())
     assert completion.extra["control"]["budget_forced"]
-    assert text.endswith(completion.answer) and completion.final_answer is not None
+    assert text.endswith(completion.answer)
+    assert_forced_answer(completion)
 
 
 def test_async_samples_come_back_complete_and_in_order(embedded_backend) -> None:
@@ -121,7 +150,7 @@ def test_async_samples_come_back_complete_and_in_order(embedded_backend) -> None
     together = asyncio.run(controlled.agenerate(messages("What is 7 * 6?"), n=3, **options))
     [alone] = controlled.generate(messages("What is 7 * 6?"), n=1, **options)
     assert [c.text for c in together] == [alone.text] * 3
-    assert all(c.extra["control"]["budget_forced"] for c in together)
+    assert [c.extra["control"] for c in together] == [alone.extra["control"]] * 3
 
 
 def test_bad_settings_are_refused() -> None:

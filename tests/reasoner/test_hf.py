@@ -52,7 +52,7 @@ def test_logprobs_pick_llamacpp_greedy_first_token(hf_backend, embedded_backend,
 def test_generate_stream_and_n(hf_backend) -> None:
     chunks = list(hf_backend.stream(PROMPTS[0], temperature=0, max_tokens=10))
     final = chunks[-1].completion
-    assert "".join(c.delta for c in chunks) == final.text and "5" in final.text
+    assert "".join(c.delta for c in chunks) == final.text and final.completion_tokens > 0
     assert [c.text for c in hf_backend.generate(PROMPTS[0], temperature=0, max_tokens=10, n=2)] == [final.text] * 2
     samples = hf_backend.generate("Name a colour.", n=2, temperature=1.0, max_tokens=3, seed=3)
     assert len(samples) == 2 and all(s.completion_tokens > 0 for s in samples)
@@ -63,10 +63,13 @@ def test_generate_stream_and_n(hf_backend) -> None:
 def test_length_and_stop(hf_backend) -> None:
     c = hf_backend.generate("Write a long story about a dragon.", temperature=0, max_tokens=3)[0]
     assert (c.finish_reason, c.truncated, c.completion_tokens) == ("length", True, 3)
-    count = "Count from 1 to 10, separated by commas."
-    full = hf_backend.generate(count, temperature=0, max_tokens=16)[0].text
-    stopped = hf_backend.generate(count, temperature=0, max_tokens=16, stop=["5"])[0]
-    assert "5" in full and stopped.text == full[:full.index("5")] and stopped.finish_reason == "stop"
+    story = "Write a long story about a dragon."
+    full = hf_backend.generate(story, temperature=0, max_tokens=16)[0].text
+    words = full.split()
+    assert len(words) >= 4, full
+    stop = words[len(words) // 2]  # a string the model really writes, whatever the CPU
+    stopped = hf_backend.generate(story, temperature=0, max_tokens=16, stop=[stop])[0]
+    assert stopped.text == full[:full.index(stop)] and stopped.finish_reason == "stop"
 
 
 def test_a_stream_left_early_stops_generating(hf_backend) -> None:

@@ -26,10 +26,11 @@ def test_model_comes_from_the_server(backend, llama_server) -> None:
 
 
 def test_generate_matches_the_in_process_model(backend, embedded_backend) -> None:
-    """Same GGUF, same chat template, same system prompt, greedy: the same answer."""
+    """Same GGUF, same chat template, same system prompt, greedy, no KV prefix reused on either
+    side (the server resets per request): the same answer, whatever each answered before."""
     [remote] = backend.generate(QUESTION, temperature=0, max_tokens=24)
     [local] = embedded_backend.generate(QUESTION, temperature=0, max_tokens=24)
-    assert remote.text == local.text and "5" in remote.text
+    assert remote.text == local.text and remote.text
     assert (remote.backend, remote.finish_reason) == ("openai", "stop")
     assert remote.prompt_tokens == local.prompt_tokens
     assert remote.completion_tokens > 0 and remote.latency_s > 0
@@ -51,13 +52,14 @@ def test_stream(backend) -> None:
 async def test_astream(backend) -> None:
     chunks = [c async for c in backend.astream(QUESTION, temperature=0, max_tokens=24)]
     assert "".join(c.delta for c in chunks) == chunks[-1].completion.text
-    assert "5" in chunks[-1].completion.text
+    assert chunks[-1].completion.text
 
 
 def test_n_is_topped_up_when_the_server_returns_fewer_choices(backend) -> None:
     samples = backend.generate("Name a colour.", n=3, temperature=1.0, max_tokens=6, seed=11)
     assert len(samples) == 3 and all(s.text for s in samples)
     assert backend.max_n_per_request == 1, "llama_cpp.server answers n=3 with one choice (measured)"
+    backend.generate("Write a haiku about rain.", temperature=0.7, max_tokens=8)  # other work in between
     assert [s.text for s in backend.generate("Name a colour.", n=3, temperature=1.0, max_tokens=6,
                                              seed=11)] == [s.text for s in samples], "seeds i, i+1, i+2"
 
@@ -74,9 +76,12 @@ def test_disabled_top_k_of_the_eval_presets_is_accepted(backend) -> None:
 
 
 def test_stop_strings(backend) -> None:
-    count = "Count from 1 to 10, separated by commas."
-    full = backend.generate(count, temperature=0, max_tokens=40)[0].text
-    assert backend.generate(count, temperature=0, max_tokens=40, stop=["5"])[0].text == full[:full.index("5")]
+    story = "Write a long story about a dragon."
+    full = backend.generate(story, temperature=0, max_tokens=40)[0].text
+    words = full.split()
+    assert len(words) >= 4, full
+    stop = words[len(words) // 2]  # a string the model really writes, whatever the CPU
+    assert backend.generate(story, temperature=0, max_tokens=40, stop=[stop])[0].text == full[:full.index(stop)]
 
 
 def test_dead_port_fails_fast_and_says_how_to_start_a_server() -> None:

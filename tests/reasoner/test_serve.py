@@ -19,7 +19,7 @@ from reasoner.serve import ensure_port_free, free_port, plan_server, running_ser
 def test_plans_llamacpp_on_the_embedded_model_by_default() -> None:
     plan = plan_server(port=9001, engine="llamacpp")
     assert plan.engine == "llamacpp" and plan.model == "SmolLM2-135M-Instruct.Q4_1"
-    assert plan.command[1:3] == ["-m", "llama_cpp.server"] and "9001" in plan.command
+    assert plan.command[1:3] == ["-m", "reasoner.llamacpp_server"] and "9001" in plan.command
 
 
 def test_vllm_plan_carries_the_vibethinker_settings() -> None:

@@ -41,3 +41,21 @@ def slice_index(slice_dir, embedder):
     from retriever import Index
 
     return Index.load(slice_dir, embedder)
+
+
+@pytest.fixture
+def counting_embedder(embedder):
+    """The real embedded model (shared with `embedder`), counting the texts it embeds."""
+    from retriever import Embedder
+
+    class Counting(Embedder):
+        def __init__(self):
+            super().__init__()
+            self._st = embedder.st
+            self.encoded = 0
+
+        def encode(self, texts):
+            self.encoded += len(texts)
+            return super().encode(texts)
+
+    return Counting()

@@ -22,8 +22,14 @@ def test_search_json_and_info_on_the_slice(slice_dir):
     assert result.exit_code == 0 and "embedded (dim 384)" in result.stdout
 
 
-def test_build_a_folder_then_search(tmp_path, monkeypatch):
+def test_build_a_folder_then_search(tmp_path, monkeypatch, embedder):
+    from retriever.onnx_encoder import cache_root
+
+    embedder.encode_query("warm")  # the ONNX query encoder is exported into the user cache once
+    encoders = cache_root()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache_root().parent.mkdir(parents=True)
+    cache_root().symlink_to(encoders)  # a fresh cache for the build, the same query encoder
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "volcano.md").write_text("A volcano is a rupture in the crust of a planet where lava escapes.")

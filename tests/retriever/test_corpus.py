@@ -50,7 +50,7 @@ def test_folder_of_text_files(tmp_path):
 def test_bad_corpus_argument(tmp_path):
     with pytest.raises(RetrieverError, match="is not `default`"):
         load_corpus(tmp_path / "missing.csv")
-    with pytest.raises(RetrieverError, match="holds no text"):
+    with pytest.raises(RetrieverError, match="holds no readable text"):
         load_corpus(tmp_path)
 
 

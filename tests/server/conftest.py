@@ -4,7 +4,10 @@ AgentRunner (embedded reasoner, a small real index slice, short answers):
 - ``main``: API key ``KEY``, the default limits;
 - ``tight``: one completion at a time and a 4 KiB body limit (429 and 413 tests);
 - ``slow``: a 10 ms request timeout (504 test);
-- ``dead``: its own runner whose reasoner points at a closed port (a backend that is down).
+- ``dead``: its own runner whose reasoner points at a closed port (a backend that is down);
+- ``users``: users ``alice`` and ``bob`` from a keys file (plus ``api_key``, the user ``default``).
+
+``postgres`` is a real throwaway PostgreSQL server (Debian's binaries; skipped without them).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 KEY = "test-key-123"
+USER_KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789ab"}
 TOPICS = ("Mona Lisa", "Leonardo da Vinci", "Paris", "Mount Everest", "Isaac Newton")
 
 
@@ -31,9 +35,14 @@ class Live:
 
     urls: dict[str, str]
     key: str = KEY
+    user_keys: dict[str, str] | None = None
 
     def __getitem__(self, name: str) -> str:
         return self.urls[name]
+
+    def auth(self, user: str) -> dict[str, str]:
+        """The Authorization header of a user of the ``users`` server."""
+        return {"Authorization": f"Bearer {(self.user_keys or {})[user]}"}
 
 
 def free_socket() -> socket.socket:
@@ -72,8 +81,11 @@ def live(tmp_path_factory, index_dir) -> Any:
 
     base = {"index_dir": index_dir, "reasoner_max_tokens": 24, "reasoner_temperature": 0.0,
             "checkpoint_db": tmp_path_factory.mktemp("threads") / "threads.sqlite"}
+    keys_file = tmp_path_factory.mktemp("keys") / "keys.toml"
+    keys_file.write_text("[users]\n" + "".join(f'{user} = "{key}"\n' for user, key in USER_KEYS.items()))
     variants = {
         "main": {"api_key": KEY, "max_concurrency": 4},
+        "users": {"keys_file": keys_file, "api_key": KEY},
         "tight": {"max_concurrency": 1, "max_body_bytes": 4096},
         "slow": {"request_timeout": 0.01},
         "dead": {"reasoner": f"openai:http://127.0.0.1:{closed_port()}/v1?model=gone"},
@@ -113,7 +125,7 @@ def live(tmp_path_factory, index_dir) -> Any:
     ready.wait(120)
     if failure or not all(s.started for s in servers.values()):
         raise RuntimeError(f"test servers did not start: {failure}")
-    yield Live(urls)
+    yield Live(urls, user_keys=USER_KEYS)
     for server in servers.values():
         server.should_exit = True
     thread.join(30)
@@ -126,3 +138,15 @@ def client(live):
 
     with OpenAI(base_url=f"{live['main']}/v1", api_key=KEY, max_retries=0, timeout=120) as sdk:
         yield sdk
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on a free loopback port for the session (stopped and deleted after)."""
+    from agent.local_postgres import LocalPostgres, find_bin
+
+    if find_bin() is None:
+        pytest.skip("PostgreSQL binaries not found (apt-get install -y postgresql, or `make postgres`)")
+    server = LocalPostgres(fsync=False).start()
+    yield server
+    server.close()

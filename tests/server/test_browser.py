@@ -58,10 +58,19 @@ def test_math_then_knowledge_question(page, live, artifacts):
     assert math.locator('[data-testid="route-badge"]').inner_text() == "Reasoner"
     assert math.locator(".answer").inner_text().strip()
     assert page.locator("#error").is_hidden()
+    # a formal question: the exact check gives 391 whatever the model wrote, and the badge says so
+    status = math.locator('[data-testid="status-badge"]')
+    assert status.inner_text() == "Verified" and status.get_attribute("data-status") == "verified"
+    assert status.get_attribute("title").startswith("Verified: an exact check")
+    assert "391" in math.locator(".final").inner_text()
 
     fact = ask(page, "Who painted the Mona Lisa?")
     assert fact.locator('[data-testid="route-badge"]').inner_text() == "Knowledge"
-    assert "Leonardo" in fact.locator(".answer").inner_text()
+    status = fact.locator('[data-testid="status-badge"]')
+    assert status.inner_text() in ("Grounded", "Not covered")  # never an unchecked label on a knowledge answer
+    if status.inner_text() == "Grounded":
+        assert fact.locator(".final").inner_text().strip()
+    assert fact.locator(".answer").inner_text().strip()
     citation = fact.locator(".citation").first
     assert citation.is_visible()
     page.screenshot(path=artifacts / "chat-desktop.png", full_page=True)
@@ -127,3 +136,36 @@ def test_missing_key_and_dead_backend_show_the_banner(browser, live, artifacts):
     assert "backend" in page.locator("#error-text").inner_text()
     page.screenshot(path=artifacts / "chat-backend-down.png")
     context.close()
+
+
+def test_each_user_sees_only_their_threads_on_the_page(browser, live, artifacts):
+    context = browser.new_context(viewport=DESKTOP, reduced_motion="reduce")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def sign_in(user: str) -> None:
+        page.fill("#key-input", live.user_keys[user])
+        page.locator("#key-form button[type=submit]").click()
+        page.wait_for_function("(name) => document.getElementById('who-name').textContent === name", arg=user)
+
+    page.goto(live["users"])
+    page.locator("#key-form").wait_for()              # no key yet: the page asks for one
+    sign_in("alice")
+    box = ask(page, "What is 8 + 1?")
+    assert box.locator(".answer").inner_text().strip()
+    thread = page.evaluate("location.hash").removeprefix("#t=")
+    page.locator(f'#threads button[data-thread="{thread}"]').wait_for()
+    page.screenshot(path=artifacts / "chat-user-alice.png")
+
+    page.click("#switch-key")                          # another user on the same page
+    sign_in("bob")
+    assert page.locator(".msg.user").count() == 0      # alice's conversation is gone from view
+    page.wait_for_function("() => !document.querySelector('#threads button.active')")
+    assert page.locator(f'#threads button[data-thread="{thread}"]').count() == 0
+    page.goto(f"{live['users']}/?as=bob#t={thread}")   # and her thread's link is a "no thread" for bob
+    page.locator("#error").wait_for()
+    assert "no thread" in page.locator("#error-text").inner_text()
+    page.screenshot(path=artifacts / "chat-user-bob.png")
+    context.close()
+    assert not errors, errors
