@@ -125,9 +125,17 @@ def _embedder(settings: Settings) -> Any:
 
 def _index(settings: Settings, embedder: Any) -> Any:
     """The configured index; the default one (built on first use) when none is configured."""
-    from retriever import Index, default_index_dir, load_default_index
+    from retriever import Index, RetrieverError, default_index_dir, load_default_index
 
-    if settings.index_dir is not None and Path(settings.index_dir).expanduser() != default_index_dir():
+    if settings.retriever_backend == "qdrant":  # the index exported to Qdrant, shared by replicas
+        from retriever.qdrant import QdrantIndex
+
+        if not settings.retriever_url:
+            raise RetrieverError("retriever_backend is qdrant but no retriever_url is set "
+                                 "(CORECOVER_RETRIEVER_URL: a Qdrant URL, or a folder for its local mode)")
+        key = settings.retriever_api_key.get_secret_value() if settings.retriever_api_key else None
+        index = QdrantIndex.open(settings.retriever_url, settings.retriever_collection, embedder, api_key=key)
+    elif settings.index_dir is not None and Path(settings.index_dir).expanduser() != default_index_dir():
         index = Index.load(settings.index_dir, embedder=embedder)
     else:
         index = load_default_index(build_if_missing=True, progress=True)

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     calculator: Literal["off", "flag", "inject"] = Field("flag", description="reason route: flag wrong steps or inject exact values")
     # knowledge
     index_dir: Path | None = Field(None, description="retrieval index folder (None: user cache)")
+    retriever_backend: Literal["faiss", "qdrant"] = Field("faiss", description="faiss: the index folder "
+                                                          "in-process; qdrant: the index exported to Qdrant")
+    retriever_url: str | None = Field(None, description="Qdrant URL (server or cluster), or a folder (local mode)")
+    retriever_collection: str = Field("corecover", description="Qdrant collection (or alias) of the index")
+    retriever_api_key: SecretStr | None = Field(None, description="Qdrant API key")
     retrieve_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
     retrieve_rerank: bool = Field(False, description="rerank hybrid hits (`corecover index build --rerank` first)")
     answer_passages: int = Field(3, ge=1, le=20, description="most relevant passages a knowledge answer reads")
@@ -95,7 +100,7 @@ class Settings(BaseSettings):
     def public(self) -> dict[str, Any]:
         """The settings as plain JSON-able values, secrets masked."""
         data = self.model_dump(mode="json")
-        for key in ("knowledge_api_key", "api_key"):
+        for key in ("knowledge_api_key", "api_key", "retriever_api_key"):
             if data.get(key):
                 data[key] = "********"
         data["users"] = {user: "********" for user in data.get("users") or {}}

@@ -14,6 +14,11 @@ app = typer.Typer(help="Build and search the retrieval index (FAISS + BM25 hybri
 IndexDir = Annotated[Path | None, typer.Option("--index", help="index folder [default: the default index]")]
 
 
+class Backend(StrEnum):
+    faiss = "faiss"
+    qdrant = "qdrant"
+
+
 class Mode(StrEnum):
     hybrid = "hybrid"
     dense = "dense"
@@ -62,6 +67,11 @@ def build(
     shard_size: ShardSize = 256,
     rerank: Annotated[bool, typer.Option(help="also train the cross-encoder reranker (once, ~15 min) into "
                                               "$CORECOVER_RERANK_DIR or the user cache")] = False,
+    backend: Annotated[Backend, typer.Option(help="faiss: the index folder; qdrant: also export the folder's "
+                                                  "passages and vectors to Qdrant (built first if missing)")] = Backend.faiss,
+    url: Annotated[str | None, typer.Option(envvar="CORECOVER_RETRIEVER_URL",
+                                            help="Qdrant URL, or a folder for its local mode")] = None,
+    collection: Annotated[str, typer.Option(envvar="CORECOVER_RETRIEVER_COLLECTION", help="Qdrant collection")] = "corecover",
 ) -> None:
     """Build an index and save it atomically; reruns embed only passages not embedded yet.
 
@@ -70,6 +80,11 @@ def build(
     import time
 
     from retriever import Embedder, RetrieverError, build_index, default_index_dir
+
+    if backend is Backend.qdrant and not url:
+        _fail("--backend qdrant needs --url (a Qdrant URL, or a folder for its local mode)")
+    if backend is Backend.qdrant and (Path(out or default_index_dir()).expanduser() / "manifest.json").exists():
+        return _export(out or default_index_dir(), url, collection)
 
     started = time.perf_counter()
     try:
@@ -93,6 +108,24 @@ def build(
         except RetrieverError as e:
             _fail(str(e))
         typer.echo(f"trained the reranker into {path} in {time.perf_counter() - started:.1f} s", err=True)
+    if backend is Backend.qdrant:
+        _export(out or default_index_dir(), url, collection)
+
+
+def _export(index_dir: Path, url: str, collection: str) -> None:
+    """Copy the index folder's passages, vectors and BM25 scores into Qdrant (nothing is re-embedded)."""
+    import time
+
+    from retriever import RetrieverError
+    from retriever.qdrant import QdrantIndex, masked
+
+    started = time.perf_counter()
+    try:
+        store = QdrantIndex.export(_open(index_dir), url, collection, progress=True)
+    except RetrieverError as e:
+        _fail(str(e))
+    typer.echo(f"exported {len(store)} passages from {index_dir} to Qdrant {masked(url)} collection "
+               f"{collection!r} in {time.perf_counter() - started:.1f} s (nothing re-embedded)", err=True)
 
 
 @app.command("add")
