@@ -191,7 +191,8 @@ def hypothesis_cmd(
     size: Annotated[list[str] | None, typer.Option(help="ROW=N items of a row (repeatable)")] = None,
     columns: Annotated[str, typer.Option(help="comma-separated columns: base, specialist, rag, hybrid, large "
                                               "(default: all that apply)")] = "",
-    max_tokens: Annotated[int, typer.Option(help="cap on generated tokens per answer")] = 256,
+    max_tokens: Annotated[int | None, typer.Option(help="cap on generated tokens per answer (256; 200 with "
+                                                       "--quick)")] = None,
     data_dir: Annotated[str | None, typer.Option(help="benchmark data folder (env CORECOVER_DATA_DIR)")] = None,
 ) -> None:
     """The compression-coverage grid: reasoning and knowledge rows × base, specialist, rag, hybrid (and large)."""
@@ -203,7 +204,9 @@ def hypothesis_cmd(
     from eval.benchmarks import BenchmarkError
     from eval.hypothesis import (
         COLUMNS,
+        DEFAULT_MAX_TOKENS,
         DEFAULT_SIZES,
+        QUICK_MAX_TOKENS,
         QUICK_SIZES,
         GridConfig,
         HypothesisError,
@@ -226,7 +229,8 @@ def hypothesis_cmd(
                            and (c != "large" or large))
     config = GridConfig(out=out or Path("runs/hypothesis-quick" if quick else "runs/hypothesis"), reasoner=reasoner,
                         specialist=None if specialist.lower() == "none" else specialist, large=large, rows=chosen,
-                        columns=chosen_columns, sizes=sizes, max_tokens=max_tokens, data_dir=data_dir)
+                        columns=chosen_columns, sizes=sizes, data_dir=data_dir,
+                        max_tokens=max_tokens or (QUICK_MAX_TOKENS if quick else DEFAULT_MAX_TOKENS))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), console=Console(stderr=True)) as bar:
         tasks: dict[tuple[str, str], Any] = {}

@@ -34,8 +34,10 @@ HELDOUT = Path(__file__).parent / "data" / "arithmetic_heldout.jsonl"
 REASONING_ROWS = ("arithmetic", "gsm8k", "aime24", "aime25", "hmmt25", "gpqa_diamond")
 DEFAULT_ROWS = ("arithmetic", "gsm8k", "nq_open")
 DEFAULT_SIZES = {"arithmetic": 180, "gsm8k": 200, "nq_open": 200}
-QUICK_SIZES = {"arithmetic": 18, "gsm8k": 8, "nq_open": 20, "aime24": 2, "aime25": 2, "hmmt25": 2,
+# --quick: one held-back problem of each kind, a few of the others, shorter answers (<= 5 min on 2 cores)
+QUICK_SIZES = {"arithmetic": 9, "gsm8k": 6, "nq_open": 12, "aime24": 2, "aime25": 2, "hmmt25": 2,
                "gpqa_diamond": 4}
+DEFAULT_MAX_TOKENS, QUICK_MAX_TOKENS = 256, 200
 COLUMNS = ("base", "specialist", "rag", "hybrid", "large")
 
 

@@ -65,12 +65,24 @@ class SpecialistsConfig:
 
 
 @dataclass
+class SelectConfig:
+    """Pick the SFT checkpoint by greedy accuracy on a development split (never the held-back set)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    last: int = 3  # how many of the newest checkpoints compete
+    max_new_tokens: int = 192
+    batch_size: int = 32
+
+
+@dataclass
 class SFTStageConfig:
     model: str = "embedded"
     data: DataConfig = field(default_factory=DataConfig)
     output_dir: str = "runs/sft"
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     specialists: SpecialistsConfig | None = None
+    select: SelectConfig | None = None  # checkpoint chosen on a dev split
+    time_budget_s: float | None = None  # stage 1 stops (and saves) after this many seconds of training
     train: dict[str, Any] = field(default_factory=dict)
 
 
@@ -129,6 +141,7 @@ class GenerateStageConfig:
     exclude_heldout: bool = True  # never draw a question of eval's held-back arithmetic set
     decontaminate: list[str] = field(default_factory=list)  # eval benchmark names, or name:path
     ngram: int = 13
+    order: str = "shuffle"  # "curriculum": the sft split easy to hard (see training.generate.curriculum_order)
 
 
 @dataclass

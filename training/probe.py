@@ -12,9 +12,11 @@ def heldout_records(limit: int | None = None) -> list[Record]:
     """eval's held-back generated problems (the hypothesis grid's ``arithmetic`` row), first ``limit``."""
     from eval.benchmarks import BOXED_SUFFIX
     from eval.hypothesis import heldout_rows
+    from reasoner.presets import PRESETS
 
     rows = heldout_rows()[:limit] if limit else heldout_rows()
-    return [Record(messages=[{"role": "user", "content": f"{row['prompt']}\n{BOXED_SUFFIX}"}],
+    system = [{"role": "system", "content": PRESETS["smollm2-135m"].system}]  # what the llamacpp backend sends
+    return [Record(messages=[*system, {"role": "user", "content": f"{row['prompt']}\n{BOXED_SUFFIX}"}],
                    reward={"kind": "math", "answer": row["gold"]}, id=row["id"], meta={"kind": row["kind"]})
             for row in rows]
 

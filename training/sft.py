@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from training.config import CurriculumConfig, SFTStageConfig
+from training.config import CurriculumConfig, SelectConfig, SFTStageConfig
 from training.data import load_data
 from training.records import Record, sft_dataset
 from training.trainer_utils import SFT_DEFAULTS, train_and_save, trl_config
@@ -23,7 +23,7 @@ console = Console(stderr=True)
 
 
 def sft(model: str, records: list[Record], output_dir: str | Path, train: dict[str, Any],
-        resume: bool = True) -> dict[str, Any]:
+        resume: bool = True, time_budget_s: float | None = None) -> dict[str, Any]:
     """Supervised fine-tuning of ``model`` on the records' chat messages."""
     from trl import SFTConfig, SFTTrainer
 
@@ -32,7 +32,7 @@ def sft(model: str, records: list[Record], output_dir: str | Path, train: dict[s
     policy, tokenizer = load_model(model)
     args = trl_config(SFTConfig, output_dir, SFT_DEFAULTS, train)
     trainer = SFTTrainer(model=policy, args=args, train_dataset=sft_dataset(records), processing_class=tokenizer)
-    return train_and_save(trainer, output_dir, resume=resume)
+    return train_and_save(trainer, output_dir, resume=resume, time_budget_s=time_budget_s)
 
 
 def error_rates(reference: str, records: list[Record], config: CurriculumConfig) -> list[float]:
@@ -56,6 +56,24 @@ def hard_subset(records: list[Record], reference: str, config: CurriculumConfig,
     return hard, {"records": len(records), "long_enough": len(long_enough), "hard": len(hard)}
 
 
+def select_checkpoint(run: Path, config: SelectConfig, cache: Path) -> dict[str, Any]:
+    """Greedy dev accuracy of the run's newest ``config.last`` checkpoints (each scored once, kept in
+    ``cache`` for a resumed run); the best one (the newest among ties) is the stage's model."""
+    from training.probe import greedy_accuracy
+
+    checkpoints = sorted(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))[-config.last:]
+    candidates = [str(p) for p in checkpoints] or [str(run / "final")]
+    scores: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
+    records = load_data(config.data)
+    for path in candidates:
+        if path not in scores:
+            scores[path] = greedy_accuracy(path, records, config.max_new_tokens, config.batch_size)
+            cache.write_text(json.dumps(scores, indent=1))
+            console.print(f"[dim]dev accuracy {scores[path]['all']:.3f}: {path}[/]")
+    best = max(candidates, key=lambda p: (scores[p]["all"], candidates.index(p)))
+    return {"model": best, "dev_accuracy": {p: scores[p] for p in candidates}, "dev_items": len(records)}
+
+
 def run_sft(config: SFTStageConfig, resume: bool = True) -> dict[str, Any]:
     """The ``sft`` stage: curriculum stage 1, stage 2 on the hard subset, optional specialist merge."""
     from transformers import AutoTokenizer
@@ -63,7 +81,8 @@ def run_sft(config: SFTStageConfig, resume: bool = True) -> dict[str, Any]:
     out = Path(config.output_dir)
     records = load_data(config.data)
     console.rule("[bold]SFT stage 1: broad mixture")
-    metrics: dict[str, Any] = {"stage1": sft(config.model, records, out / "stage1", config.train, resume)}
+    metrics: dict[str, Any] = {"stage1": sft(config.model, records, out / "stage1", config.train, resume,
+                                             config.time_budget_s)}
     last_run, model = out / "stage1", metrics["stage1"]["model"]
     curriculum = config.curriculum
     if curriculum.enabled:
@@ -79,6 +98,10 @@ def run_sft(config: SFTStageConfig, resume: bool = True) -> dict[str, Any]:
         else:
             console.print("[yellow]the hard subset is empty: stage 2 skipped "
                           "(lower curriculum.min_tokens or curriculum.min_error_rate)")
+    if config.select is not None:
+        console.rule("[bold]checkpoint selection on the dev split")
+        metrics["select"] = select_checkpoint(last_run, config.select, out / "select.json")
+        model = metrics["select"]["model"]
     if config.specialists is not None:
         from training.specialists import select_and_merge
 

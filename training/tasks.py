@@ -20,10 +20,12 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from training import traces
 from training.records import Record
+from training.traces import calc
 
 INSTRUCTION = "Put the final answer in \\boxed{}."
-# instructions a training question may carry (never eval's exact suffix: decontamination would drop it)
+# instructions a training question may carry (one starting with a newline is joined without a space)
 INSTRUCTIONS = ("", INSTRUCTION, "Solve it step by step and put the final answer in \\boxed{}.",
                 "Give the final answer in \\boxed{}.")
 
@@ -39,67 +41,7 @@ class Problem:
 
 
 def boxed(answer: object) -> str:
-    return f"The answer is \\boxed{{{answer}}}."
-
-
-# -- column arithmetic ---------------------------------------------------------------------
-def _digits(n: int) -> list[int]:
-    """Digits of ``n``, ones first."""
-    return [int(c) for c in reversed(str(n))]
-
-
-PLACES = ("ones", "tens", "hundreds", "thousands", "ten-thousands")
-
-
-def column_add(a: int, b: int) -> str:
-    """``a + b`` one column at a time, the partial result growing to the left."""
-    da, db = _digits(a), _digits(b)
-    carry, written, steps = 0, "", []
-    for i in range(max(len(da), len(db))):
-        x, y = (da[i] if i < len(da) else 0), (db[i] if i < len(db) else 0)
-        total = x + y + carry
-        terms = f"{x} + {y}" + (f" + {carry}" if carry else "")
-        carry, digit = divmod(total, 10)
-        written = f"{digit}{written}"
-        steps.append(f"{PLACES[i]}: {terms} = {total} -> {written}" + (", carry 1" if carry else ""))
-    if carry:
-        written = f"{carry}{written}"
-        steps.append(f"carry 1 -> {written}")
-    return "; ".join(steps) + "."
-
-
-def column_sub(a: int, b: int) -> str:
-    """``a - b`` (``a >= b``) one column at a time, borrowing where needed."""
-    da, db = _digits(a), _digits(b)
-    borrow, written, steps = 0, "", []
-    for i in range(len(da)):
-        x, y = da[i] - borrow, (db[i] if i < len(db) else 0)
-        top = f"{da[i]} - 1" if borrow else f"{da[i]}"
-        if x < y:
-            steps.append(f"{PLACES[i]}: {top} < {y}, borrow: {x + 10} - {y} = {x + 10 - y} -> "
-                         f"{x + 10 - y}{written}")
-            written, borrow = f"{x + 10 - y}{written}", 1
-        else:
-            written, borrow = f"{x - y}{written}", 0
-            steps.append(f"{PLACES[i]}: {top} - {y} = {x - y} -> {written}")
-    result = str(int(written))
-    tail = f" = {result}" if result != written else ""
-    return "; ".join(steps) + tail + "."
-
-
-def column_mul(a: int, b: int) -> str:
-    """``a * b`` for a one-digit ``b``, one digit of ``a`` at a time."""
-    carry, written, steps = 0, "", []
-    for i, x in enumerate(_digits(a)):
-        total = x * b + carry
-        terms = f"{x} * {b}" + (f" + {carry}" if carry else "")
-        carry, digit = divmod(total, 10)
-        written = f"{digit}{written}"
-        steps.append(f"{PLACES[i]}: {terms} = {total} -> {written}" + (f", carry {carry}" if carry else ""))
-    if carry:
-        written = f"{carry}{written}"
-        steps.append(f"carry {carry} -> {written}")
-    return "; ".join(steps) + "."
+    return f"\\boxed{{{answer}}}"
 
 
 def _number(rng: random.Random, low_digits: int, high_digits: int) -> int:
@@ -113,14 +55,14 @@ ASK = ("What is {a} {op} {b}?", "Calculate {a} {op} {b}.", "Compute {a} {op} {b}
 def add(rng: random.Random) -> Problem:
     a, b = _number(rng, 2, 4), _number(rng, 2, 3)
     q = rng.choice(ASK).format(a=a, op=rng.choice(("+", "plus")), b=b)
-    return Problem(q, str(a + b), f"{a} + {b}, column by column: {column_add(a, b)} {boxed(a + b)}", "add")
+    return Problem(q, str(a + b), f"{traces.add(a, b)}\n{boxed(a + b)}", "add")
 
 
 def sub(rng: random.Random) -> Problem:
     a = _number(rng, 2, 4)
     b = rng.randint(1, a - 1)
     q = rng.choice(ASK).format(a=a, op=rng.choice(("-", "minus")), b=b)
-    return Problem(q, str(a - b), f"{a} - {b}, column by column: {column_sub(a, b)} {boxed(a - b)}", "sub")
+    return Problem(q, str(a - b), f"{traces.sub(a, b)}\n{boxed(a - b)}", "sub")
 
 
 def mul(rng: random.Random) -> Problem:
@@ -131,7 +73,7 @@ def mul(rng: random.Random) -> Problem:
         a, b = b, a
     else:
         q = rng.choice(ASK).format(a=a, op=rng.choice(("*", "times", "×")), b=b)
-    return Problem(q, str(a * b), f"{a} * {b}, digit by digit: {column_mul(a, b)} {boxed(a * b)}", "mul")
+    return Problem(q, str(a * b), f"{traces.mul1(a, b)}\n{boxed(a * b)}", "mul")
 
 
 # -- fractions, percentages, units -----------------------------------------------------------
@@ -148,8 +90,8 @@ def fraction(rng: random.Random) -> Problem:
         whole = den * part
         q = rng.choice(("What is {n}/{d} of {w}?", "Find {n}/{d} of {w}.", "How much is {n}/{d} of {w}?"))
         q = q.format(n=num, d=den, w=whole)
-        steps = f"{whole} / {den} = {part}." + (f" {part} * {num} = {part * num}." if num > 1 else "")
-        return Problem(q, str(part * num), f"{steps} {boxed(part * num)}", "fraction")
+        steps = calc(whole, "/", den)[0] + (f"\n{calc(part, '*', num)[0]}" if num > 1 else "")
+        return Problem(q, str(part * num), f"{steps}\n{boxed(part * num)}", "fraction")
     den = rng.randint(2, 9) if form == 1 else rng.choice((2, 3, 4, 5, 6))
     den2 = den if form == 1 else rng.choice([d for d in (2, 3, 4, 5, 6) if d != den])
     a, b = rng.randint(1, den - 1), rng.randint(1, den2 - 1)
@@ -157,15 +99,15 @@ def fraction(rng: random.Random) -> Problem:
     q = q.format(a=a, d=den, b=b, e=den2)
     common = den * den2 // math.gcd(den, den2)
     x, y = a * common // den, b * common // den2
-    steps = "" if form == 1 else (f"The common denominator is {common}: {a}/{den} = {x}/{common} and "
-                                  f"{b}/{den2} = {y}/{common}. ")
+    steps = "" if form == 1 else f"common denominator {common}: {a}/{den}={x}/{common}, {b}/{den2}={y}/{common}\n"
     total = x + y
-    steps += f"{x}/{common} + {y}/{common} = {total}/{common}."
+    steps += traces.trace(x, "+", y) + "\n" if traces.trace(x, "+", y) else ""
+    steps += f"{x}/{common}+{y}/{common}={total}/{common}"
     g = math.gcd(total, common)
     if g > 1:
-        steps += f" Divide top and bottom by {g}: {_frac(total // g, common // g)}."
+        steps += f"\n{total}/{common}={_frac(total // g, common // g)} (both /{g})"
     answer = _frac(total // g, common // g)
-    return Problem(q, answer, f"{steps} {boxed(answer)}", "fraction")
+    return Problem(q, answer, f"{steps}\n{boxed(answer)}", "fraction")
 
 
 def percent(rng: random.Random) -> Problem:
@@ -178,23 +120,23 @@ def percent(rng: random.Random) -> Problem:
         whole = 20 * rng.randint(1, 25)
     if pct in (25, 75):
         quarter = whole // 4
-        steps = f"25% is one quarter: {whole} / 4 = {quarter}."
+        steps = f"25% is 1/4\n{calc(whole, '/', 4)[0]}"
         part = quarter * pct // 25
         if pct == 75:
-            steps += f" 75% is three quarters: {quarter} * 3 = {part}."
+            steps += f"\n75% is 3/4\n{calc(quarter, '*', 3)[0]}"
     else:
         tenth = whole // 10
         part = tenth * pct // 10
-        steps = f"10% of {whole} is {whole} / 10 = {tenth}."
+        steps = f"10% of {whole}: {calc(whole, '/', 10)[0]}"
         if pct != 10:
-            steps += f" {pct}% is {pct // 10} * {tenth} = {part}."
+            steps += f"\n{pct}% is {pct // 10}*10%\n{calc(tenth, '*', pct // 10)[0]}"
     if form < 2:
         q = rng.choice(("What is {p}% of {w}?", "Find {p}% of {w}.", "How much is {p} percent of {w}?"))
-        return Problem(q.format(p=pct, w=whole), str(part), f"{steps} {boxed(part)}", "percent")
+        return Problem(q.format(p=pct, w=whole), str(part), f"{steps}\n{boxed(part)}", "percent")
     item = rng.choice(("jacket", "bike", "lamp", "game", "chair", "backpack"))
     q = f"A {item} costs ${whole}. It is on sale for {pct}% off. What is the sale price in dollars?"
-    steps += f" The sale price is {whole} - {part} = {whole - part}."
-    return Problem(q, str(whole - part), f"{steps} {boxed(whole - part)}", "percent")
+    steps += f"\nsale price:\n{calc(whole, '-', part)[0]}"
+    return Problem(q, str(whole - part), f"{steps}\n{boxed(whole - part)}", "percent")
 
 
 UNITS = [  # (one big unit, big units, small units, small units per big unit)
@@ -212,11 +154,11 @@ def unit(rng: random.Random) -> Problem:
     rule = f"1 {one} = {factor} {small}"
     if rng.random() < 0.5:
         q = rng.choice(("How many {s} are in {c} {b}?", "Convert {c} {b} to {s}.")).format(s=small, c=count, b=big)
-        steps = f"{rule}, so {count} {big} = {count} * {factor} = {count * factor} {small}."
-        return Problem(q, str(count * factor), f"{steps} {boxed(count * factor)}", "unit")
+        steps = f"{rule}\n{calc(count, '*', factor)[0]}"
+        return Problem(q, str(count * factor), f"{steps}\n{boxed(count * factor)}", "unit")
     q = rng.choice(("How many {b} is {n} {s}?", "Convert {n} {s} to {b}.")).format(b=big, n=count * factor, s=small)
-    steps = f"{rule}, so {count * factor} {small} = {count * factor} / {factor} = {count} {big}."
-    return Problem(q, str(count), f"{steps} {boxed(count)}", "unit")
+    steps = f"{rule}\n{calc(count * factor, '/', factor)[0]}"
+    return Problem(q, str(count), f"{steps}\n{boxed(count)}", "unit")
 
 
 # -- the tiny run's kinds (answers only, no steps) ---------------------------------------------
@@ -277,7 +219,7 @@ def mixture(kinds: Sequence[str], n: int, seed: int = 0, exclude: Iterable[str] 
 def to_record(problem: Problem, index: int = 0, instruction: str = INSTRUCTION,
               system: str | None = None) -> Record:
     """A training record: the question (plus ``instruction``) answered by the worked solution."""
-    question = f"{problem.question} {instruction}".strip()
+    question = f"{problem.question}{'' if instruction.startswith(chr(10)) else ' '}{instruction}".rstrip()
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": question}, {"role": "assistant", "content": problem.solution}]
     return Record(messages=messages, reward={"kind": "math", "answer": problem.answer}, domain="math",

@@ -64,11 +64,37 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
     return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
 
 
-def train_and_save(trainer: Any, output_dir: str | Path, resume: bool = True) -> dict[str, Any]:
-    """Train (resuming from the last checkpoint when there is one), save model, tokenizer and the
-    log history; return the final metrics."""
+def time_budget(seconds: float) -> Any:
+    """A trainer callback that ends training (saving a checkpoint) once ``seconds`` of training have
+    passed in this process: a run on a busier machine stops on time instead of overrunning."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() - self.start > seconds:
+                state.stopped_by_time_budget = True  # noted in the stage's metrics
+                control.should_training_stop = control.should_save = True
+            return control
+
+    return TimeBudget()
+
+
+def train_and_save(trainer: Any, output_dir: str | Path, resume: bool = True,
+                   time_budget_s: float | None = None) -> dict[str, Any]:
+    """Train (resuming from the last checkpoint when there is one; within ``time_budget_s`` seconds when
+    set), save model, tokenizer and the log history; return the final metrics."""
+    import time
+
     output_dir = Path(output_dir)
     checkpoint = last_checkpoint(output_dir) if resume else None
+    if time_budget_s:
+        trainer.add_callback(time_budget(time_budget_s))
+    start = time.monotonic()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     final = output_dir / "final"
     trainer.save_model(str(final))
@@ -76,4 +102,7 @@ def train_and_save(trainer: Any, output_dir: str | Path, resume: bool = True) ->
     history = trainer.state.log_history
     (output_dir / "log_history.json").write_text(json.dumps(history, indent=1))
     return {"model": str(final), "resumed_from": checkpoint, "steps": trainer.state.global_step,
-            "train_loss": result.training_loss, "log_history": str(output_dir / "log_history.json")}
+            "max_steps": trainer.state.max_steps, "train_loss": result.training_loss,
+            "train_seconds": round(time.monotonic() - start, 1),
+            "stopped_by_time_budget": bool(getattr(trainer.state, "stopped_by_time_budget", False)),
+            "log_history": str(output_dir / "log_history.json")}

@@ -1,12 +1,15 @@
 """GSM8K-style word problems of 1, 2 or 3 arithmetic steps, drawn from templates with random names,
-objects and numbers. Each worked solution states one equation per step and ends with ``\\boxed{}``."""
+objects and numbers. Each worked solution states one equation per step, each preceded by its column steps
+(:mod:`training.traces`), and ends with ``\\boxed{}``."""
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 
 from training.tasks import Problem, boxed
+from training.traces import trace
 
 NAMES = [("Maria", "she"), ("Tom", "he"), ("Aisha", "she"), ("Carlos", "he"), ("Lena", "she"), ("Ravi", "he"),
          ("Sofia", "she"), ("Ben", "he"), ("Yuki", "she"), ("Omar", "he"), ("Grace", "she"), ("Liam", "he"),
@@ -164,4 +167,13 @@ def word_problem(rng: random.Random, steps: int) -> Problem:
     if steps not in TEMPLATES:
         raise ValueError(f"word problems have 1, 2 or 3 steps, not {steps}")
     question, lines, answer = rng.choice(TEMPLATES[steps])(rng)
-    return Problem(question, str(answer), " ".join(lines) + " " + boxed(answer), f"word{steps}")
+    return Problem(question, str(answer), "\n".join(map(worked, lines)) + "\n" + boxed(answer), f"word{steps}")
+
+
+EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)")
+
+
+def worked(line: str) -> str:
+    """A solution line preceded by the column steps of each of its equations that is not a one-digit fact."""
+    steps = [trace(int(a), op, int(b)) for a, op, b, _ in EQUATION.findall(line)]
+    return "\n".join([s for s in steps if s] + [line])

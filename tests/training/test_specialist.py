@@ -28,7 +28,8 @@ def converter_or_skip() -> None:
 
 
 def toy_recipe(tiny_model: str, out: Path) -> dict:
-    """specialist.yaml with every size cut down to a few examples and steps."""
+    """specialist.yaml with every size cut down to a few examples and steps (two checkpoints compete on
+    the dev split)."""
     recipe = copy.deepcopy(yaml.safe_load(RECIPE.read_text()))
     recipe["output_dir"] = str(out)
     data_dir = out / "data"
@@ -40,12 +41,8 @@ def toy_recipe(tiny_model: str, out: Path) -> dict:
         elif kind == "sft":
             stage["model"] = tiny_model
             stage["data"]["paths"] = [str(data_dir / "sft.jsonl")]
-            stage["train"].update(max_steps=2, per_device_train_batch_size=4, save_steps=2, logging_steps=1)
-            cur = stage["curriculum"]
-            cur["data"] = {"paths": [str(data_dir / "curriculum.jsonl")]}
-            cur.update(rollouts=2, min_error_rate=0.0)
-            cur["sampling"].update(max_new_tokens=8)
-            cur["train"] = {**cur.get("train", {}), "max_steps": 1, "num_train_epochs": 1}
+            stage["train"].update(max_steps=2, per_device_train_batch_size=4, save_steps=1, logging_steps=1)
+            stage["select"].update(data={"paths": [str(data_dir / "dev.jsonl")]}, max_new_tokens=8)
         elif kind == "mgpo":
             stage["data"]["paths"] = [str(data_dir / "rl.jsonl")]
             stage["filter_solved"] = False
@@ -71,6 +68,8 @@ async def test_toy_recipe_exports_a_gguf_the_agent_answers_with(tiny_model, tmp_
     assert stages == ["generate", "sft", "mgpo", "export"]
     for stage_dir in (tmp_path / "run").glob("*-*"):
         assert (stage_dir / "stage_done.json").is_file()
+    sft = json.loads((tmp_path / "run" / "1-sft" / "stage_done.json").read_text())
+    assert len(sft["select"]["dev_accuracy"]) == 2 and sft["model"] in sft["select"]["dev_accuracy"]
     gguf = tmp_path / "run" / "cache" / "specialist" / "specialist.gguf"
     card = json.loads(gguf.with_suffix(".json").read_text())
     assert card["outtype"] == "q8_0" and gguf.stat().st_size == card["bytes"]

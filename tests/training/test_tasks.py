@@ -26,14 +26,40 @@ def test_every_kind_is_seeded_distinct_and_boxes_its_answer(kind):
         assert Fraction(p.answer) >= 0
 
 
+STEP = re.compile(r"(?m)^[\d+*/-]+: ([\d+*/-]+)=(\d+)(?: r(\d+))? →(\d+)")
+
+
 @pytest.mark.parametrize("kind", ["add", "sub", "mul"])
 def test_column_arithmetic_answers_are_exact(kind):
     for p in generate(kind, 200, seed=1):
         a, op, b = re.search(r"(\d+) (\S+) (\d+)", p.question).groups()
         assert int(p.answer) == OPS[op](int(a), int(b))
-        # every column step's result is the previous partial result with one more digit on the left
-        partials = re.findall(r"-> (\d+)", p.solution)
-        assert partials and all(b.endswith(a) for a, b in itertools.pairwise(partials))
+        steps = STEP.findall(p.solution)
+        assert len(steps) == len(p.solution.splitlines()) - 1 - (p.solution.count("\n→"))
+        for terms, value, _, _ in steps:  # every column's own arithmetic is right
+            assert eval(terms, {"__builtins__": {}}, {}) == int(value)
+        # each partial result is the previous one with more digits on the left; the last is the answer
+        partials = [s[3] for s in steps]
+        assert all(b.endswith(a) for a, b in itertools.pairwise(partials))
+        assert int(partials[-1]) == int(p.answer)
+
+
+def test_every_traced_equation_in_any_solution_is_right():
+    from training.traces import calc, trace
+
+    for a, op, b in [(347, "+", 285), (9006, "-", 5741), (524, "*", 9), (37, "*", 24), (2220, "/", 60),
+                     (96, "/", 8), (100, "-", 99), (888, "/", 24), (5, "+", 3)]:
+        text, value = calc(a, op, b)
+        assert text.splitlines()[-1] == f"{a}{op}{b}={value}" and value == OPS.get(op, lambda x, y: x // y)(a, b)
+        for line in text.splitlines():
+            expr = line.split(": ")[-1].split(" →")[0]
+            if m := re.fullmatch(r"(\d+)/(\d+)=(\d+) r(\d+)", expr):  # long division with a remainder
+                n, d, q, r = map(int, m.groups())
+                assert n == d * q + r and r < d, line
+            elif "=" in expr:  # every side of a chain a=b=c has the same value
+                values = {Fraction(eval(side, {"__builtins__": {}}, {})) for side in expr.split("=")}
+                assert len(values) == 1, line
+    assert trace(3, "+", 4) == "" and trace(7, "*", 8) == ""
 
 
 def test_fraction_answers_are_exact():
@@ -59,7 +85,7 @@ def test_records_carry_the_answer_and_the_instruction():
     assert len(records) == 6
     for r in records:
         assert r.reward == {"kind": "math", "answer": r.reward["answer"]}
-        assert "\\boxed{" in r.question and r.response.endswith(f"\\boxed{{{r.reward['answer']}}}.")
+        assert "\\boxed{" in r.question and r.response.endswith(f"\\boxed{{{r.reward['answer']}}}")
         assert r.messages[0]["role"] in ("system", "user")
 
 
