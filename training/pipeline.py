@@ -86,13 +86,15 @@ def check_inputs(stages: list[tuple[str, Any]]) -> None:
                                         "stage writes it")
         models = getattr(config, "checkpoints", None) or [getattr(config, "model", None)]
         for model in models:
+            if not model:
+                if stage != "generate":
+                    raise ValueError(f"{where}: no model to start from: set `model`")
+                continue
             provided = model in (EMBEDDED, PREVIOUS) or Path(model).exists() or _hub_id(model) \
                 or any(Path(model).is_relative_to(out) for out in earlier_outputs)
-            if model and not provided:
+            if not provided:
                 raise FileNotFoundError(f"{where}: model {model} does not exist (give a checkpoint folder, "
                                         "a hub id or `embedded`)")
-            if not model and stage != "generate":
-                raise ValueError(f"{where}: no model to start from: set `model`")
         earlier_outputs.append(Path(config.output_dir))
         if stage == "generate":
             produced |= {str(Path(config.output_dir) / f"{split}.jsonl") for split in SPLITS}
