@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -190,3 +191,18 @@ async def iterate_in_thread(make_iter: Any) -> AsyncIterator[Any]:
             yield item
     finally:
         cancelled.set()
+
+
+def continues_final_message(backend: Any) -> bool:
+    """True when ``backend`` continues a trailing assistant message instead of starting a new one."""
+    return bool(getattr(backend, "continues_final_message", False))
+
+
+def prompt_token_count(backend: Any, messages: list[dict[str, str]]) -> int:
+    """Prompt tokens of a request that was stopped before the backend reported them."""
+    for method in ("prompt_tokens", "prompt_ids"):
+        count = getattr(backend, method, None)
+        if callable(count):
+            with contextlib.suppress(Exception):
+                return len(count(messages))
+    return 0

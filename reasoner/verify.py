@@ -33,7 +33,7 @@ and a sandbox run for code, so call it with ``await asyncio.to_thread(verify, ..
     answer["checks"] = [c.as_dict() for c in verdict.checks]
 
 The calculator modes of generation (``flag``: steps listed in ``Completion.extra["calculator"]``;
-``inject``: exact values written into the stream) live in :mod:`reasoner.control`
+``inject``: exact values written into the stream) live in :mod:`reasoner.control` and :mod:`reasoner.calculator_stream`
 (``control.wrap(backend, calculator="off"|"flag"|"inject")``); numbers in any format are read
 by :func:`reasoner.calculator.parse_number`. On the mixed route, :func:`reasoner.calculator.operands`
 lists the numbers the calculations take as inputs (each must come from the question or a cited

@@ -23,7 +23,8 @@ from reasoner.calculator import (
     pending,
     word_number,
 )
-from reasoner.control import Control, calculator_stream, controlled_generate, controlled_stream, wrap
+from reasoner.calculator_stream import calculator_stream
+from reasoner.control import Control, controlled_generate, controlled_stream, wrap
 
 
 # -- exact evaluation ---------------------------------------------------------------------
