@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.attribution import _RANGE, check, life_role, tokens
+from agent.attribution import check
+from agent.spans import LIFE_RANGE, life_role, tokens
 
 _NUM = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 MAX_NUMBERS = 40  # a reasoning text with more numbers than this is not checked pairwise
@@ -80,7 +81,7 @@ def check_facts(question: str, text: str, passages: Sequence[dict[str, Any]],
         return result
     passage_values = {p["n"]: {t.norm for t in tokens(p["title"] + " " + p["text"]) if t.numeric} for p in passages}
     everywhere = set().union(*passage_values.values())
-    ranges = [(p["n"], a, b) for p in passages for a, b in _RANGE.findall(p["text"])]
+    ranges = [(p["n"], a, b) for p in passages for a, b in LIFE_RANGE.findall(p["text"])]
     role = life_role(question)
     for value in fact_numbers(text, question, final_answer):
         fix, why = None, ""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.attribution import attribute, extract, question_type, spans, split_sentences
+from agent.attribution import attribute, extract
 from agent.numbers import normalise_numbers
+from agent.spans import question_type, spans, split_sentences
 
 MONA = {"n": 1, "title": "Mona Lisa", "text": "The Mona Lisa is a half-length portrait painting by the Italian "
         "artist Leonardo da Vinci. It hangs in the Louvre in Paris."}
