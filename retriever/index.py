@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -294,14 +295,7 @@ class Index:
         `rerank` (hybrid only; None: the index's `rerank` setting) reorders the hybrid candidates
         with the cross-encoder of retriever.rerank.
         """
-        if not isinstance(query, str) or not query.strip():
-            raise RetrieverError("the query is empty; pass a question or some keywords")
-        if mode not in MODES:
-            raise RetrieverError(f"unknown search mode {mode!r}; choose hybrid, dense or bm25")
-        if k < 1:
-            raise RetrieverError(f"k must be at least 1, got {k}")
-        reranker = active_reranker(self, rerank) if mode == "hybrid" else None
-        depth = max(k, self.fusion.depth, reranker.settings.depth if reranker else 0) if mode == "hybrid" else k
+        reranker, depth = search_plan(self, query, k, mode, rerank)
         dense_ids = dense_scores = bm25_ids = bm25_scores = None
         if mode in ("dense", "hybrid"):
             vector = self._query_vector(query, query_vector)
@@ -364,3 +358,17 @@ def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 def _read_jsonl(path: Path) -> list[dict]:
     lines = path.read_text(encoding="utf-8").strip().replace("\n", ",")
     return json.loads(f"[{lines}]")  # one parse: ~5x faster than per line
+
+
+def search_plan(index: Any, query: str, k: int, mode: str, rerank: bool | None) -> tuple[Any, int]:
+    """Check a search's arguments (a clear error for each); the active reranker and how many
+    candidates to fetch. Shared by :class:`Index` and the vector-database backends."""
+    if not isinstance(query, str) or not query.strip():
+        raise RetrieverError("the query is empty; pass a question or some keywords")
+    if mode not in MODES:
+        raise RetrieverError(f"unknown search mode {mode!r}; choose hybrid, dense or bm25")
+    if k < 1:
+        raise RetrieverError(f"k must be at least 1, got {k}")
+    reranker = active_reranker(index, rerank) if mode == "hybrid" else None
+    depth = max(k, index.fusion.depth, reranker.settings.depth if reranker else 0) if mode == "hybrid" else k
+    return reranker, depth

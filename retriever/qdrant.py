@@ -29,8 +29,8 @@ from retriever.corpus import Passage
 from retriever.embedder import Embedder
 from retriever.errors import RetrieverError
 from retriever.fusion import reciprocal_rank_fusion
-from retriever.index import MODES, Fusion, Hit, Index, faiss_vectors
-from retriever.rerank import active_reranker, rerank_candidates
+from retriever.index import Fusion, Hit, Index, faiss_vectors, search_plan
+from retriever.rerank import rerank_candidates
 
 DEFAULT_COLLECTION = "corecover"
 QUANTIZE_ABOVE = 100_000  # int8 vectors in RAM and originals on disk past this many passages
@@ -225,14 +225,7 @@ class QdrantIndex:
         only) as `Index.search`."""
         from qdrant_client import models
 
-        if not isinstance(query, str) or not query.strip():
-            raise RetrieverError("the query is empty; pass a question or some keywords")
-        if mode not in MODES:
-            raise RetrieverError(f"unknown search mode {mode!r}; choose hybrid, dense or bm25")
-        if k < 1:
-            raise RetrieverError(f"k must be at least 1, got {k}")
-        reranker = active_reranker(self, rerank) if mode == "hybrid" else None
-        depth = max(k, self.fusion.depth, reranker.settings.depth if reranker else 0) if mode == "hybrid" else k
+        reranker, depth = search_plan(self, query, k, mode, rerank)
         params = None
         if is_url(self.location):  # local mode searches exactly and ignores these
             params = models.SearchParams(hnsw_ef=max(SEARCH_EF, depth), quantization=models.QuantizationSearchParams(
