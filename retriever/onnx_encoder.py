@@ -59,10 +59,13 @@ def fingerprint(source: Path | str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def export_dir(name: str, root: Path | None = None) -> Path:
-    """The folder holding the export of the model called ``name`` (``embedded`` or a path/hub name)."""
+def export_dir(name: str, root: Path | None = None, stamp: str = "") -> Path:
+    """The folder holding the export of the model called ``name`` (``embedded`` or a path/hub name)
+    whose files have the fingerprint ``stamp``: two installs of one model (two checkouts, two
+    virtualenvs) each keep their own export instead of replacing each other's."""
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(name).name)[-40:] or "model"
-    return (root or cache_root()) / f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+    key = hashlib.sha256(f"{name}\n{stamp}".encode()).hexdigest()[:12]
+    return (root or cache_root()) / f"{slug}-{key}"
 
 
 class OnnxEncoder:
@@ -145,8 +148,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 def load_encoder(name: str, source: Path | str, *, root: Path | None = None, threads: int = 1) -> OnnxEncoder:
     """The checked ONNX encoder of the model ``source`` (known as ``name``), exported first if needed."""
-    directory = export_dir(name, root)
     stamp = fingerprint(source)
+    directory = export_dir(name, root, stamp)
     try:
         encoder = OnnxEncoder(directory, threads)
         if encoder.manifest.get("source_fingerprint") != stamp:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from retriever import Embedder, RetrieverError
-from retriever.onnx_encoder import MIN_COSINE, MODEL_FILE, cache_root, export_dir, load_encoder
+from retriever.onnx_encoder import MIN_COSINE, MODEL_FILE, cache_root, export_dir, fingerprint, load_encoder
 
 QUESTIONS = ["What is 17 * 23?", "who painted the mona lisa", "When did the Berlin Wall fall?",
              "how many moons does jupiter have", "Ünïcödé café question — naïve?", "x " * 400]
@@ -85,7 +85,7 @@ def test_the_query_path_never_imports_torch(slice_dir, embedder) -> None:
 def test_missing_or_corrupt_export_is_made_again(tmp_path, embedder) -> None:
     root = tmp_path / "encoders"
     first = load_encoder(embedder.name, embedder.source, root=root)
-    model = export_dir(embedder.name, root) / MODEL_FILE
+    model = export_dir(embedder.name, root, fingerprint(embedder.source)) / MODEL_FILE
     stamp = first.manifest["created"]
     vector = first.encode([QUESTIONS[0]])[0]
 
@@ -100,6 +100,21 @@ def test_missing_or_corrupt_export_is_made_again(tmp_path, embedder) -> None:
     assert np.allclose(again.encode([QUESTIONS[0]])[0], vector, atol=1e-6)
     model.unlink()  # gone
     assert load_encoder(embedder.name, embedder.source, root=root).manifest["created"] >= stamp
+
+
+@pytest.mark.slow
+def test_two_installs_of_one_model_keep_their_own_exports(tmp_path, embedder) -> None:
+    """Two virtualenvs with the same model package (other file times): neither export replaces the
+    other's, so a second checkout never makes the first one's query path fall back to torch."""
+    import shutil
+
+    root, copy = tmp_path / "encoders", tmp_path / "second-install"
+    shutil.copytree(embedder.source, copy, copy_function=shutil.copy)  # new file times, as pip gives
+    first = load_encoder(embedder.name, embedder.source, root=root)
+    second = load_encoder(embedder.name, copy, root=root)
+    assert first.directory != second.directory
+    again = load_encoder(embedder.name, embedder.source, root=root)
+    assert again.manifest["created"] == first.manifest["created"]  # not made again
 
 
 def test_unwritable_cache_and_bad_settings_are_one_line_errors(tmp_path, monkeypatch, embedder) -> None:
