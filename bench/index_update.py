@@ -14,6 +14,7 @@ time recorded in that index's manifest, not one from this run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -46,6 +47,29 @@ def cli(*args: str, env: dict) -> float:
     return time.perf_counter() - started
 
 
+def update_timers(tmp: Path, index_dir: Path, new: list, remove_id: str, embedder: Embedder):
+    """``(copy, add, remove)``: a fresh copy of ``index_dir`` per run, and makers of timed
+    ``add_documents`` (the first ``count`` of ``new``) and ``remove_documents`` calls on such a copy."""
+    names = itertools.count()
+
+    def copy() -> Path:
+        target = tmp / f"copy{next(names)}"
+        shutil.copytree(index_dir, target)
+        return target
+
+    def add(count: int):
+        def make():
+            target = copy()
+            return lambda: add_documents(target, new[:count], embedder=embedder, work_dir=tmp / "wa", progress=False)
+        return make
+
+    def remove():
+        target = copy()
+        return lambda: remove_documents(target, [remove_id])
+
+    return copy, add, remove
+
+
 def on_existing(source: Path, repeats: int) -> None:
     """Copy the index at `source` (e.g. the default one, any format), rebuild it over itself (what
     moving a format-1 index to format 2 costs), then time add/remove on it."""
@@ -63,22 +87,8 @@ def on_existing(source: Path, repeats: int) -> None:
     migrate = time.perf_counter() - started
     new = [{"id": f"bench-new-{i}", "title": p.title, "text": p.text + " (a revised edition)"}
            for i, p in enumerate(rebuilt.passages[:10])]
-    n = iter(range(10**6))
-
-    def copy() -> Path:
-        target = tmp / f"copy{next(n)}"
-        shutil.copytree(tmp / "idx", target)
-        return target
-
-    def add(count: int):
-        def make():
-            target = copy()
-            return lambda: add_documents(target, new[:count], embedder=embedder, work_dir=tmp / "wa", progress=False)
-        return make
-
-    def remove():
-        target = copy()
-        return lambda: remove_documents(target, [rebuilt.documents[len(rebuilt.documents) // 2].id])
+    _copy, add, remove = update_timers(tmp, tmp / "idx", new, rebuilt.documents[len(rebuilt.documents) // 2].id,
+                                      embedder)
 
     b = recorded.get("build", {})
     print(f"{source}: format {recorded['format_version']}, {rebuilt.manifest['documents']} documents / "
@@ -121,20 +131,7 @@ def main() -> None:
         return lambda: Index.build(docs, embedder, work_dir=tmp / "wr", progress=False,
                                    reuse=Index.load(tmp / "full0", embedder)).save(tmp / "full0")
 
-    def copy_of_base():
-        target = tmp / f"copy{next(n)}"
-        shutil.copytree(tmp / "base", target)
-        return target
-
-    def add(count: int):
-        def make():
-            target = copy_of_base()
-            return lambda: add_documents(target, extra[:count], embedder=embedder, work_dir=tmp / "wa", progress=False)
-        return make
-
-    def remove():
-        target = copy_of_base()
-        return lambda: remove_documents(target, [base[len(base) // 2].id])
+    copy_of_base, add, remove = update_timers(tmp, tmp / "base", extra, base[len(base) // 2].id, embedder)
 
     figures = {"full build (baseline)": full, "rebuild over the index": median_of(args.repeats, rebuild),
                "add 1 document": median_of(max(args.repeats, 5), add(1)),
