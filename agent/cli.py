@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import sys
@@ -153,6 +152,8 @@ def ask(
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="cap on generated tokens")] = None,
 ) -> None:
     """Answer questions through the agent graph (default: a reasoning, a knowledge and a mixed example)."""
+    import asyncio  # here, not at the top: `route` and `index search` start faster without it
+
     questions = questions or EXAMPLES
     try:
         asyncio.run(_ask_all(questions, thread, route, as_json, stream, show_thinking,
@@ -167,6 +168,7 @@ def chat(
     show_thinking: Annotated[bool, typer.Option("--show-thinking", help="print reasoning traces")] = False,
 ) -> None:
     """A terminal chat on a thread. Commands: /new (new thread), /thread (show id), /exit."""
+    import asyncio
     import uuid
 
     thread = thread or uuid.uuid4().hex

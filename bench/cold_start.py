@@ -55,6 +55,11 @@ def describe(name: str, output: str) -> str:
     return f"top hit {json.loads(output)[0]['title']}"
 
 
+def reason_seconds(output: str) -> float:
+    """Seconds ``ask --json`` spent in the reason node."""
+    return float(json.loads(output.strip().splitlines()[-1])["usage"]["reason"]["seconds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -73,6 +78,7 @@ def main() -> None:
 
     times: dict[tuple[str, str], list[float]] = {}
     work: dict[tuple[str, str], str] = {}
+    generating: dict[str, list[float]] = {}  # ask: seconds in the reason node (prompt + decoding)
     for name in args.commands:
         for column, (tree, env) in columns.items():
             _, output = run_once(tree, COMMANDS[name][0], env)  # untimed: file cache warm, export made
@@ -80,8 +86,10 @@ def main() -> None:
     for _ in range(args.runs):
         for name in args.commands:
             for column, (tree, env) in columns.items():
-                seconds, _ = run_once(tree, COMMANDS[name][0], env)
+                seconds, output = run_once(tree, COMMANDS[name][0], env)
                 times.setdefault((name, column), []).append(seconds)
+                if name == "ask":
+                    generating.setdefault(column, []).append(reason_seconds(output))
 
     print(f"cold start, median of {args.runs} fresh processes (seconds); load average "
           f"{os.getloadavg()[0]:.2f}; llama.cpp threads {os.environ.get('CORECOVER_LLAMACPP_THREADS', 'default')}")
@@ -93,6 +101,10 @@ def main() -> None:
         checks = "; ".join(sorted({work[name, c] for c in columns}))
         print(f"{name:<8}{COMMANDS[name][1]:>8.1f}" + "".join(f"{m:>{width}.2f}" for m in medians)
               + f"{ratio:>7.1f}x   {checks}")
+    for column, spent in generating.items():
+        rest = statistics.median(times["ask", column]) - statistics.median(spent)
+        print(f"ask, {column}: reason node {statistics.median(spent):.2f} s (prompt and decoding), "
+              f"the rest {rest:.2f} s (start-up, imports, loading, routing, saving)")
     print("all runs:", json.dumps({f"{n} / {c}": [round(t, 2) for t in v] for (n, c), v in times.items()}))
 
 

@@ -101,6 +101,12 @@ def test_missing_or_corrupt_export_is_made_again(tmp_path, embedder) -> None:
     model.unlink()  # gone
     assert load_encoder(embedder.name, embedder.source, root=root).manifest["created"] >= stamp
 
+    [optimised] = model.parent.glob("model.ort-*.onnx")  # the saved optimised graph: remade when damaged
+    optimised.write_bytes(b"not an onnx file")
+    again = load_encoder(embedder.name, embedder.source, root=root)
+    assert np.allclose(again.encode([QUESTIONS[0]])[0], vector, atol=1e-6)
+    assert optimised.stat().st_size > 1_000_000
+
 
 @pytest.mark.slow
 def test_two_installs_of_one_model_keep_their_own_exports(tmp_path, embedder) -> None:
