@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import random
 import shutil
@@ -52,24 +51,30 @@ ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": INSIDE, "TMPDIR": INSIDE,
        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "no_proxy": "*"}
 MEMORY_MARKS = ("MemoryError", "Cannot allocate memory", "[Errno 12]")
 
+# Runs as ``python -I -S -c _BOOTSTRAP CONFIG``: -S skips site's start-up work (the virtualenv's .pth
+# hooks, ~30 ms) and the config lists the site-packages folders to put on sys.path instead; only
+# cheap modules are imported (socket, json and runpy would add ~35 ms to every call).
 _BOOTSTRAP = r'''
-import os, resource, socket, sys
-import json
-cfg = json.loads(sys.argv[1])
+import os, resource, sys
+cfg = dict(line.split("=", 1) for line in sys.argv[1].split("\n"))
+sys.path.extend(p for p in cfg["site"].split(os.pathsep) if p)
 if cfg["cgroup"]:
     try:
         with open(cfg["cgroup"], "w") as f:
             f.write(str(os.getpid()))
     except OSError:
         pass
-limits = {"CPU": (cfg["cpu"], cfg["cpu"] + 1), "AS": (cfg["mem"],) * 2, "FSIZE": (cfg["fsize"],) * 2,
-          "NOFILE": (256, 256), "NPROC": (cfg["nproc"],) * 2, "CORE": (0, 0)}
+cpu, mem, fsize, nproc = (int(cfg[k]) for k in ("cpu", "mem", "fsize", "nproc"))
+limits = {"CPU": (cpu, cpu + 1), "AS": (mem, mem), "FSIZE": (fsize, fsize), "NOFILE": (256, 256),
+          "NPROC": (nproc, nproc), "CORE": (0, 0)}
 for name, value in limits.items():
     try:
         resource.setrlimit(getattr(resource, "RLIMIT_" + name), value)
     except (ValueError, OSError):
         pass
 root = os.path.realpath(cfg["root"])
+processes = cfg["processes"] == "1"
+AF_UNIX = 1  # socket.AF_UNIX on Linux, without importing socket
 WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.chmod",
                "os.chown", "os.truncate", "os.utime", "shutil.rmtree", "os.chflags", "os.setxattr",
@@ -94,17 +99,20 @@ def guard(event, args):
         for arg in args[:2]:
             if isinstance(arg, (str, bytes, os.PathLike)) and not inside(arg):
                 raise PermissionError("sandbox: changing files outside the sandbox folder is not allowed")
-    elif event == "socket.__new__" and args[1] not in (-1, socket.AF_UNIX):
+    elif event == "socket.__new__" and args[1] not in (-1, AF_UNIX):
         raise PermissionError("sandbox: network access is not allowed")
     elif event in ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"):
         raise PermissionError("sandbox: network access is not allowed")
-    elif event in PROCESS_EVENTS and not cfg["processes"]:
+    elif event in PROCESS_EVENTS and not processes:
         raise PermissionError("sandbox: starting processes is not allowed")
 sys.addaudithook(guard)
-del guard
-import runpy
-sys.argv = ["main.py"]
-runpy.run_path("main.py", run_name="__main__")
+del guard, cfg
+main = type(sys)("__main__")  # what runpy.run_path("main.py", run_name="__main__") gives the program
+main.__file__, main.__builtins__ = "main.py", __builtins__
+sys.modules["__main__"], sys.argv = main, ["main.py"]
+with open("main.py", "rb") as f:
+    source = f.read()
+exec(compile(source, "main.py", "exec"), main.__dict__)
 '''
 # joins the run's cgroup(s) (writing 0 moves the writer itself), then becomes the sandbox
 _JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
@@ -143,6 +151,21 @@ def _python_dirs(python: str) -> list[str]:
     dirs = {os.path.realpath(d) if os.path.islink(d) else d for d in dirs if d and d != "/"}
     dirs = {d for d in dirs if not (d == "/usr" or d.startswith("/usr/"))}
     return sorted(d for d in dirs if not any(d.startswith(o + "/") for o in dirs))
+
+
+@functools.cache
+def _site_dirs(python: str) -> tuple[str, ...]:
+    """The interpreter's site-packages folders (the sandbox runs it with -S and adds them itself)."""
+    if python == sys.executable:
+        import site
+
+        return tuple(site.getsitepackages())
+    probe = "import os, site; print(os.pathsep.join(site.getsitepackages()))"
+    try:
+        done = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return tuple(p for p in done.stdout.strip().split(os.pathsep) if p) if done.returncode == 0 else ()
 
 
 def _blocked_ancestor(path: str) -> str | None:
@@ -324,8 +347,9 @@ def run_code(code: str, tests: str = "", timeout: float = 10, memory_mb: int = 5
             group = make_cgroup(max_processes + (3 + alive if not problem else 1), memory_mb * 2**20)
         cfg = {"root": str(workdir) if problem else INSIDE, "cpu": max(1, int(timeout + 0.999)),
                "mem": memory_mb * 2**20, "fsize": max_file_mb * 2**20, "nproc": nproc,
-               "processes": allow_processes, "cgroup": group.procs_files[0] if group and problem else None}
-        argv = ["-I", "-c", _BOOTSTRAP, json.dumps(cfg)]
+               "processes": int(allow_processes), "cgroup": group.procs_files[0] if group and problem else "",
+               "site": os.pathsep.join(_site_dirs(python))}
+        argv = ["-I", "-S", "-c", _BOOTSTRAP, "\n".join(f"{k}={v}" for k, v in cfg.items())]
         if problem:  # unsafe=True: the old layers only
             cmd = [*_unshare_prefix(), python, *argv]
         else:
