@@ -51,7 +51,8 @@ GRIDS = {  # search settings tried on the even queries, cheapest first
     "hnsw-fp16": [{"efSearch": e} for e in (32, 64, 128, 256, 512, 1024)],
     "ivf-pq-refine": [{"nprobe": p, "k_factor": f} for p in (32, 64, 128, 256, 512) for f in (8, 16)],
     "ivf-sq8": [{"nprobe": p} for p in (32, 64, 128, 256, 512)],
-    "qdrant": [{"hnsw_ef": e, "oversampling": o} for e in (32, 64, 128, 256, 512) for o in (1.0, 2.0)],
+    "qdrant": [{"hnsw_ef": e, "oversampling": o} for e in (32, 64, 128, 256, 512, 1024, 2048, 4096)
+               for o in (1.0, 2.0)],
 }
 ALL = ("flat", "hnsw-sq8", "qdrant", "ivf-sq8", "bm25", "hnsw-fp16", "ivf-pq-refine")
 
