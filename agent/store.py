@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,12 +54,12 @@ def mask_url(url: str) -> str:
 def store_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean "the database failed" (psycopg's only when it is loaded)."""
     errors: list[type[BaseException]] = [sqlite3.OperationalError, sqlite3.DatabaseError]
-    try:
-        import psycopg
-        import psycopg_pool
-    except ImportError:
-        return tuple(errors)
-    return (*errors, psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+    psycopg, pool = sys.modules.get("psycopg"), sys.modules.get("psycopg_pool")  # never imported for SQLite
+    if psycopg is not None:
+        errors += [psycopg.OperationalError, psycopg.InterfaceError]
+    if pool is not None:
+        errors.append(pool.PoolTimeout)
+    return tuple(errors)
 
 
 def unavailable(exc: BaseException, where: str) -> StoreUnavailable:
