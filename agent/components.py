@@ -135,6 +135,8 @@ def _index(settings: Settings, embedder: Any) -> Any:
                                  "(CORECOVER_RETRIEVER_URL: a Qdrant URL, or a folder for its local mode)")
         key = settings.retriever_api_key.get_secret_value() if settings.retriever_api_key else None
         index = QdrantIndex.open(settings.retriever_url, settings.retriever_collection, embedder, api_key=key)
+        if settings.retriever_search_ef is not None:
+            index.search_ef = settings.retriever_search_ef
     elif settings.index_dir is not None and Path(settings.index_dir).expanduser() != default_index_dir():
         index = Index.load(settings.index_dir, embedder=embedder)
     else:

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     retriever_url: str | None = Field(None, description="Qdrant URL (server or cluster), or a folder (local mode)")
     retriever_collection: str = Field("corecover", description="Qdrant collection (or alias) of the index")
     retriever_api_key: SecretStr | None = Field(None, description="Qdrant API key")
+    retriever_search_ef: int | None = Field(None, ge=1, description="Qdrant hnsw_ef per dense search (None: "
+                                            "128; a million passages want ~4096, see bench/retrieval_scale.py)")
     retrieve_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
     retrieve_rerank: bool = Field(False, description="rerank hybrid hits (`corecover index build --rerank` first)")
     answer_passages: int = Field(3, ge=1, le=20, description="most relevant passages a knowledge answer reads")

@@ -34,7 +34,7 @@ from retriever.rerank import rerank_candidates
 
 DEFAULT_COLLECTION = "corecover"
 QUANTIZE_ABOVE = 100_000  # int8 vectors in RAM and originals on disk past this many passages
-SEARCH_EF = 128           # HNSW candidates per search on a server (bench/retrieval_scale.py)
+SEARCH_EF = 128           # HNSW candidates per search on a server (default); ~4096 at 1M passages (bench/retrieval_scale.py)
 PAYLOAD = ["id", "title", "text", "source"]
 
 
@@ -101,6 +101,7 @@ class QdrantIndex:
         self.fusion = fusion or Fusion(**manifest.get("fusion", {}))
         self._embedder = embedder
         self.rerank, self.reranker = False, None  # as on Index: the cross-encoder over hybrid candidates
+        self.search_ef = SEARCH_EF  # hnsw_ef of dense searches on a server: raise it for large collections
         bm25 = manifest.get("bm25", {})
         self._tokenizer = BM25(None, bm25.get("stemmer"), bm25.get("stopwords", "en"))
 
@@ -228,7 +229,7 @@ class QdrantIndex:
         reranker, depth = search_plan(self, query, k, mode, rerank)
         params = None
         if is_url(self.location):  # local mode searches exactly and ignores these
-            params = models.SearchParams(hnsw_ef=max(SEARCH_EF, depth), quantization=models.QuantizationSearchParams(
+            params = models.SearchParams(hnsw_ef=max(self.search_ef, depth), quantization=models.QuantizationSearchParams(
                 rescore=True, oversampling=2.0))
         requests, names = [], []
         if mode in ("dense", "hybrid"):

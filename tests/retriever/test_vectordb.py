@@ -199,3 +199,25 @@ async def test_agent_on_qdrant_answers_and_says_when_retrieval_is_down(exported,
             await down.ainvoke("Who painted the Mona Lisa?", route="knowledge")
     finally:
         await down.aclose()
+
+
+def test_search_ef_setting_reaches_the_index(exported, embedder, tmp_path):
+    from agent.components import _index
+    from agent.config import Settings
+    from retriever.qdrant import SEARCH_EF
+
+    folder = tmp_path / "db"
+    shutil.copytree(exported, folder, ignore=shutil.ignore_patterns(".lock"))
+    settings = Settings(retriever_backend="qdrant", retriever_url=str(folder), retriever_search_ef=4096)
+    index = _index(settings, embedder)
+    try:
+        assert index.search_ef == 4096
+    finally:
+        index.close()
+    default = _index(Settings(retriever_backend="qdrant", retriever_url=str(folder)), embedder)
+    try:
+        assert default.search_ef == SEARCH_EF
+    finally:
+        default.close()
+    with pytest.raises(ValueError, match="retriever_search_ef"):
+        Settings(retriever_search_ef=0)
