@@ -191,6 +191,19 @@ def test_passing_and_failing_code(layer):
     assert killed.status == "killed" and killed.returncode == -9
 
 
+def test_the_program_sees_installed_packages_and_runs_as_main(layer):
+    """The bootstrap skips site's start-up (-S) but puts the interpreter's site-packages on sys.path."""
+    code = ("import numpy, pickle, sys\n"
+            "class Point:\n    pass\n"
+            "assert pickle.loads(pickle.dumps(Point())).__class__.__name__ == 'Point'\n"
+            "print(__name__, __file__, sys.argv, numpy.add(2, 3))")
+    result = run(code, layer)
+    assert result.passed, result.stderr[-500:]
+    assert result.stdout.split() == ["__main__", "main.py", "['main.py']", "5"]
+    traceback = run("def f():\n    raise ValueError('boom')\n\nf()", layer)
+    assert 'File "main.py", line 2, in f' in traceback.stderr and "ValueError: boom" in traceback.stderr
+
+
 def test_infinite_loop_is_killed_on_time(layer):
     start = time.perf_counter()
     result = run("while True:\n    pass", layer, timeout=2)
