@@ -357,15 +357,6 @@ def route_command(question: str, explain: bool = False, path: str | Path | None 
     return result
 
 
-def render_route(result: dict[str, Any]) -> str:
-    """The plain-text form of :func:`route_command`'s result."""
-    scores = "  ".join(f"{c} {p:.2f}" for c, p in result["scores"].items())
-    lines = [f"{result['route']}    ({scores}; embed {result['embed_ms']:.0f} ms, classify "
-             f"{result['classify_ms']:.2f} ms)"]
-    lines += [f"  - {line}" for line in result.get("explanation", [])]
-    return "\n".join(lines)
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-60:]
 
