@@ -55,7 +55,8 @@ MEMORY_MARKS = ("MemoryError", "Cannot allocate memory", "[Errno 12]")
 # hooks, ~30 ms) and the config lists the site-packages folders to put on sys.path instead; only
 # cheap modules are imported (socket, json and runpy would add ~35 ms to every call).
 _BOOTSTRAP = r'''
-import os, resource, sys
+import builtins, os, resource, sys
+builtins.exit = builtins.quit = sys.exit  # what site would have added (-S skips it)
 cfg = dict(line.split("=", 1) for line in sys.argv[1].split("\n"))
 sys.path.extend(p for p in cfg["site"].split(os.pathsep) if p)
 if cfg["cgroup"]:

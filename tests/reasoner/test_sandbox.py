@@ -200,6 +200,7 @@ def test_the_program_sees_installed_packages_and_runs_as_main(layer):
     result = run(code, layer)
     assert result.passed, result.stderr[-500:]
     assert result.stdout.split() == ["__main__", "main.py", "['main.py']", "5"]
+    assert run("exit(0)", layer).passed and run("quit(3)", layer).returncode == 3  # site's builtins, without site
     traceback = run("def f():\n    raise ValueError('boom')\n\nf()", layer)
     assert 'File "main.py", line 2, in f' in traceback.stderr and "ValueError: boom" in traceback.stderr
 
